@@ -1,0 +1,267 @@
+"""The IPython boundary: parse magic lines, call the engine, display the results.
+
+This is the only module that imports IPython.  Options are declared once with
+``magic_arguments`` so ``%tape?`` shows them; :class:`GradmagicError` from anywhere below
+becomes a one-line ``UsageError``.  JAX is imported inside the magics, on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Callable
+from types import CodeType
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from gradmagic import options as line_options
+from gradmagic.errors import GradmagicError
+
+MAGIC_NAMES = {"line": ("grad", "hessian", "minimize", "gradmagic"), "cell": ("tape", "minimize")}
+
+
+def _usage_errors(magic: str) -> Callable:
+    """Turn GradmagicError into UsageError: one line, no traceback, namespace untouched."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            try:
+                return method(self, *args, **kwargs)
+            except GradmagicError as error:
+                raise UsageError(str(error)) from None
+
+        return wrapper
+
+    return decorate
+
+
+def _parse(method: Callable, text: str, magic: str) -> argparse.Namespace:
+    parser = method.parser
+    known = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    try:
+        return parse_argstring(method, text)
+    except UsageError as error:
+        raise GradmagicError(
+            line_options.explain_argument_error(str(error), known, magic)
+        ) from None
+
+
+@magics_class
+class GradMagics(Magics):
+    """``%%tape``, ``%grad``, ``%hessian``, ``%minimize`` and ``%gradmagic``."""
+
+    def _execute(self, code: CodeType) -> None:
+        """Run code for real in the notebook namespace (plain cell semantics)."""
+        __tracebackhide__ = True
+        exec(code, self.shell.user_ns)
+
+    def _filename(self, source: str) -> str:
+        """A cell filename IPython knows (its tracebacks show the lines)."""
+        number = getattr(self.shell, "execution_count", 0)
+        return self.shell.compile.cache(source, number)
+
+    # ------------------------------------------------------------------ %%tape
+    @magic_arguments()
+    @argument(
+        "--wrt",
+        metavar="NAMES",
+        help="Inputs, comma-separated (default: floating names the cell reads). A name the cell assigns gives the derivative with respect to that intermediate value.",
+    )
+    @argument(
+        "--of",
+        metavar="NAMES",
+        help="Targets, comma-separated (default: floating names the cell assigns that depend on an input, then its last expression; _ names the last expression).",
+    )
+    @argument(
+        "--hessian",
+        action="store_true",
+        help="Hessian of each scalar target, with eigenvalues and what they say.",
+    )
+    @argument(
+        "--order",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Derivatives of every order up to N for scalar inputs.",
+    )
+    @argument(
+        "--check",
+        action="store_true",
+        help="Central finite differences beside each autodiff value.",
+    )
+    @argument(
+        "--jit",
+        action="store_true",
+        help="Compile the derivative computation; reused when the cell runs again.",
+    )
+    @argument(
+        "--plot",
+        action="store_true",
+        help="Plot the target around the point (one input) or its contours (two).",
+    )
+    @argument(
+        "--show-tape",
+        action="store_true",
+        help="Show the recorded operations with the cell's names.",
+    )
+    @argument(
+        "--unconnected",
+        choices=("zero", "none"),
+        default="zero",
+        help="What an unconnected derivative is: 0 (default) or None, as TensorFlow.",
+    )
+    @argument("--name", metavar="VAR", help="Also store the Tape as VAR.")
+    @argument(
+        "--quiet", action="store_true", help="Display nothing (the Tape is still stored as _tape)."
+    )
+    @cell_magic
+    @_usage_errors("tape")
+    def tape(self, line: str, cell: str) -> Any:
+        """Run the cell and show the derivatives of what it computes.
+
+        Example::
+
+            %%tape --hessian
+            y = a*x**2 + b*x + c
+
+        The cell runs once, as a plain cell would; the result is a Tape stored as
+        ``_tape`` with ``gradient``, ``jacobian``, ``hessian``, ``derivative``, ``at``,
+        ``function`` and ``check``.
+        """
+        __tracebackhide__ = True
+        from gradmagic.engine import TapeRequest, record_tape
+        from gradmagic.settings import settings
+
+        args = _parse(self.tape, line, "tape")
+        if args.name is not None and not args.name.isidentifier():
+            raise GradmagicError(f"--name takes a variable name, got {args.name!r}.")
+        request = TapeRequest(
+            wrt=line_options.names(args.wrt, "--wrt"),
+            of=line_options.names(args.of, "--of"),
+            hessian=args.hessian,
+            order=args.order,
+            check=args.check,
+            jit=args.jit or settings.jit,
+            show_tape=args.show_tape,
+            unconnected=args.unconnected,
+        )
+        source = self.shell.transform_cell(cell)
+        result = record_tape(
+            source, self._filename(source), self.shell.user_ns, request, self._execute
+        )
+        self.shell.user_ns["_tape"] = result
+        if args.name:
+            self.shell.user_ns[args.name] = result
+        if args.quiet:
+            return None
+        if args.plot:
+            from IPython.display import display
+
+            from gradmagic.plots import plot_tape
+
+            display(result)
+            plot_tape(result)
+            return None
+        return result
+
+    # ------------------------------------------------------------------ %grad / %hessian
+    @magic_arguments()
+    @argument(
+        "--wrt",
+        metavar="NAMES",
+        help="Inputs, comma-separated (default: every floating name read; the result is then a dict).",
+    )
+    @line_magic
+    @_usage_errors("grad")
+    def grad(self, line: str) -> Any:
+        """The gradient of an expression: ``%grad a*x**2 + b*x + c --wrt x``.
+
+        Names the notebook lacks are looked up in jax.numpy (``exp``, ``log``, ``sum``…).
+        One --wrt name returns its derivative, several a tuple, none a dict by name.
+        """
+        from gradmagic.engine import gradient_of_expression
+
+        expression, option_text = line_options.split_expression(line)
+        args = _parse(self.grad, option_text, "grad")
+        return gradient_of_expression(
+            expression, self.shell.user_ns, line_options.names(args.wrt, "--wrt")
+        )
+
+    @magic_arguments()
+    @argument(
+        "--wrt",
+        metavar="NAMES",
+        help="Inputs, comma-separated (default: every floating name read).",
+    )
+    @line_magic
+    @_usage_errors("hessian")
+    def hessian(self, line: str) -> Any:
+        """The Hessian of a scalar expression: ``%hessian (x1 + 5) * x2**2 --wrt x1,x2``.
+
+        Several scalar inputs give one matrix; several inputs with arrays a tuple of blocks.
+        """
+        from gradmagic.engine import hessian_of_expression
+
+        expression, option_text = line_options.split_expression(line)
+        args = _parse(self.hessian, option_text, "hessian")
+        return hessian_of_expression(
+            expression, self.shell.user_ns, line_options.names(args.wrt, "--wrt")
+        )
+
+    # ------------------------------------------------------------------ %gradmagic
+    @line_magic
+    @_usage_errors("gradmagic")
+    def gradmagic(self, line: str) -> None:
+        """Show versions, backend and settings; ``%gradmagic precision=4`` (or x64=on,
+        jit=on) changes a setting for the session."""
+        from gradmagic import settings as settings_module
+
+        assignments = line.split()
+        for assignment in assignments:
+            settings_module.update(assignment)
+        if not assignments:
+            print(environment_report())
+
+    # ------------------------------------------------------------------ %minimize
+    @line_cell_magic
+    @_usage_errors("minimize")
+    def minimize(self, line: str, cell: str | None = None) -> Any:
+        """Minimise an objective with an optax optimizer (see the %minimize issue)."""
+        raise GradmagicError("%minimize is not available yet in this version of gradmagic.")
+
+
+def environment_report() -> str:
+    """Versions, backend, devices and settings, as ``%gradmagic`` prints them."""
+    import jax
+
+    import gradmagic
+    from gradmagic.settings import settings
+
+    devices = ", ".join(str(device) for device in jax.devices())
+    return "\n".join(
+        [
+            f"gradmagic {gradmagic.__version__}",
+            f"jax {jax.__version__}, backend {jax.default_backend()}, devices: {devices}",
+            f"settings: precision={settings.precision} x64={'on' if settings.x64 else 'off'} "
+            f"jit={'on' if settings.jit else 'off'}",
+        ]
+    )
+
+
+def register(shell: Any) -> None:
+    """Register the magics on ``shell`` (loading twice just replaces them)."""
+    shell.register_magics(GradMagics)
+
+
+def unregister(shell: Any) -> None:
+    """Remove the magics from ``shell``."""
+    manager = shell.magics_manager
+    for kind, magic_names in MAGIC_NAMES.items():
+        for name in magic_names:
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop("GradMagics", None)

@@ -1,0 +1,871 @@
+"""The engine behind ``%minimize``: compiled optax loops that never recompile needlessly.
+
+The magic layer turns a notebook expression into ``objective(params, aux) -> scalar`` and
+calls :func:`minimize`.  Everything here is pure JAX (no IPython), built around three ideas:
+
+* **Compiled chunks.**  The optimisation loop is ``jax.jit`` of a ``lax.scan`` over a fixed
+  :data:`CHUNK` steps.  How many of those steps really run is dynamic (a ``steps_remaining``
+  style mask plus freeze flags for "converged by tol" and "diverged"), so one compiled program
+  serves every ``steps`` value.  Python only runs between chunks: it reports progress, notices
+  Ctrl-C, and stops early.  Chunks are sized from measured step time (about
+  :data:`CHUNK_SECONDS` each) so progress and interrupts stay responsive for slow objectives.
+* **Dynamic hyperparameters.**  The learning rate and momentum enter the program as traced
+  arguments through ``optax.inject_hyperparams``; the optimiser state is created inside a
+  compiled ``init`` program, so a new lr or momentum reuses the same executable.
+* **A program cache** keyed by ``(cache_key or objective, optimizer, tol given?, x64,
+  shapes/dtypes of the variables and of aux)``.  A re-run, new lr, momentum, steps or starting
+  values never compiles.
+
+Results are fetched from the device once, at the end (plus one tiny status read per chunk).
+Importing this module imports JAX and optax; the magics import it lazily.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+from jax.extend.core import Literal
+from jax.flatten_util import ravel_pytree
+
+from gradmagic.errors import GradmagicError, did_you_mean
+
+__all__ = [
+    "CHUNK",
+    "OptimizationRun",
+    "OptimizerSpec",
+    "clear_cache",
+    "divergence_message",
+    "known_optimizers",
+    "minimize",
+    "resolve_optimizer",
+    "suggested_learning_rate",
+]
+
+CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one program
+CHUNK_SECONDS = 0.2  # aim for a progress report / interrupt check this often
+FIRST_CHUNK = 8  # steps in the first chunk of a never-timed program (its speed is unknown)
+PATH_LIMIT = 10_000  # record the per-step path only when all variables hold <= this many numbers
+DENSE_HESSIAN_LIMIT = 1_500  # above this many numbers, eigenvalues come from power iteration
+CACHE_SIZE = 64  # compiled programs kept (least recently used dropped first)
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer the user can name.
+
+    ``factory(learning_rate, **{momentum_name: m})`` builds the optax transformation; it is
+    wrapped in ``optax.inject_hyperparams`` so those values are traced, not compiled in.
+    """
+
+    name: str
+    momentum_name: str | None
+    default_momentum: float | None
+    factory: Callable[..., optax.GradientTransformation] = field(repr=False, compare=False)
+    static_args: tuple[str, ...] = ()  # integer/bool options kept out of the traced hyperparams
+    uses_lr: bool = True  # False for lbfgs: its line search picks every step length
+    line_search: bool = False  # update needs value/grad/value_fn and stores them in its state
+    summary: str = ""
+
+
+def _sgd_momentum(learning_rate: float, momentum: float) -> optax.GradientTransformation:
+    """Heavy-ball SGD; a named function so inject_hyperparams sees only traced floats."""
+    return optax.sgd(learning_rate, momentum=momentum)
+
+
+def _sgd_nesterov(learning_rate: float, momentum: float) -> optax.GradientTransformation:
+    """Nesterov SGD; ``nesterov=True`` is bound here because booleans cannot be traced."""
+    return optax.sgd(learning_rate, momentum=momentum, nesterov=True)
+
+
+def _lbfgs(learning_rate: float | None = None) -> optax.GradientTransformation:
+    """optax.lbfgs with its zoom line search; the learning rate is deliberately ignored."""
+    del learning_rate
+    return optax.lbfgs()
+
+
+_CURATED: tuple[OptimizerSpec, ...] = (
+    OptimizerSpec("sgd", None, None, optax.sgd, summary="plain gradient descent"),
+    OptimizerSpec("momentum", "momentum", 0.9, _sgd_momentum, summary="SGD with momentum"),
+    OptimizerSpec("nesterov", "momentum", 0.9, _sgd_nesterov, summary="SGD, Nesterov momentum"),
+    OptimizerSpec("adam", "b1", 0.9, optax.adam),
+    OptimizerSpec("adamw", "b1", 0.9, optax.adamw),
+    OptimizerSpec("adagrad", None, None, optax.adagrad),
+    OptimizerSpec("rmsprop", "decay", 0.9, optax.rmsprop),
+    OptimizerSpec(
+        "lbfgs",
+        None,
+        None,
+        _lbfgs,
+        uses_lr=False,
+        line_search=True,
+        summary="L-BFGS, zoom line search",
+    ),
+)
+_ALIASES = {"gd": "sgd", "l-bfgs": "lbfgs", "l_bfgs": "lbfgs", "bfgs": "lbfgs"}
+_MOMENTUM_PARAMS = ("b1", "momentum", "beta", "decay")  # first one present names the momentum
+
+
+def _returns_transformation(fn: Callable[..., Any], sig: inspect.Signature) -> bool:
+    """True when the annotation says the factory builds an optax GradientTransformation."""
+    ann = sig.return_annotation
+    if isinstance(ann, type):
+        return issubclass(ann, optax.GradientTransformation)
+    return "GradientTransformation" in str(ann)
+
+
+def _spec_from_optax(name: str, fn: Callable[..., Any]) -> OptimizerSpec | None:
+    """Describe an optax optimizer factory, or None when it is not one we can drive.
+
+    An optimizer here is a function whose first parameter is ``learning_rate`` and whose other
+    parameters all have defaults.  Integer options become static (a traced int would break
+    Python-level shape logic); the first float default among :data:`_MOMENTUM_PARAMS` is the
+    momentum the user can set.
+    """
+    if name.startswith(("scale_by", "_")) or inspect.isclass(fn) or not callable(fn):
+        return None
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if not params or params[0].name != "learning_rate" or not _returns_transformation(fn, sig):
+        return None
+    rest = params[1:]
+    if any(p.default is inspect.Parameter.empty for p in rest):
+        return None
+    static = tuple(
+        p.name
+        for p in rest
+        if isinstance(p.default, numbers.Integral)
+        or p.kind is inspect.Parameter.KEYWORD_ONLY
+        or p.name == "key"
+    )
+    defaults = {p.name: p.default for p in rest}
+    momentum_name = next((m for m in _MOMENTUM_PARAMS if _is_momentum(defaults.get(m))), None)
+    default = defaults[momentum_name] if momentum_name else None
+    return OptimizerSpec(name, momentum_name, default, fn, static_args=static)
+
+
+def _is_momentum(default: Any) -> bool:
+    """A decay-style default: a float in [0, 1) (rules out e.g. optimistic GD's beta=1)."""
+    return isinstance(default, float) and 0.0 <= default < 1.0
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> dict[str, OptimizerSpec]:
+    """Curated optimizers first, then every other optax optimizer found in its namespace."""
+    specs = {spec.name: spec for spec in _CURATED}
+    for name in sorted(dir(optax)):
+        if name in specs:
+            continue
+        spec = _spec_from_optax(name, getattr(optax, name))
+        if spec is not None:
+            specs[name] = spec
+    return specs
+
+
+def known_optimizers() -> list[str]:
+    """Names accepted by :func:`resolve_optimizer`: the curated ones first, then optax's."""
+    return list(_registry())
+
+
+def resolve_optimizer(name: str) -> OptimizerSpec:
+    """Look an optimizer up by name (case-insensitive; ``-`` and ``_`` are interchangeable)."""
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key).replace("-", "_")
+    spec = _registry().get(key)
+    if spec is None:
+        known = known_optimizers()
+        raise GradmagicError(
+            f"Unknown optimizer {name!r}.{did_you_mean(key, known)} "
+            f"Known optimizers: {', '.join(known)}."
+        )
+    return spec
+
+
+def _make_optimizer(
+    spec: OptimizerSpec, lr: Any, momentum: Any
+) -> optax.GradientTransformationExtraArgs:
+    """Build the transformation with lr/momentum injected as (possibly traced) state."""
+    if not spec.uses_lr:
+        return optax.with_extra_args_support(spec.factory())
+    kwargs: dict[str, Any] = {"learning_rate": lr}
+    if spec.momentum_name is not None:
+        kwargs[spec.momentum_name] = momentum
+    if "key" in spec.static_args:  # noisy optimizers: a fixed seed keeps runs reproducible
+        kwargs["key"] = jax.random.PRNGKey(0)
+    injected = optax.inject_hyperparams(spec.factory, static_args=spec.static_args)
+    return _scalars_as_vectors(injected(**kwargs))
+
+
+def _scalars_as_vectors(
+    inner: optax.GradientTransformationExtraArgs,
+) -> optax.GradientTransformationExtraArgs:
+    """Show the optimizer 0-d variables as shape (1,) ones (and undo it on the updates).
+
+    Some optax optimizers (sm3, factored ones) index array dimensions and fail on scalars,
+    the most common notebook variable.  The reshape is free inside the compiled program.
+    """
+
+    def lift(tree: Any) -> Any:
+        return jax.tree_util.tree_map(jnp.atleast_1d, tree)
+
+    def init(params: Any) -> Any:
+        return inner.init(lift(params))
+
+    def update(updates: Any, state: Any, params: Any = None, **extra: Any) -> tuple:
+        new, state = inner.update(lift(updates), state, lift(params), **extra)
+        new = jax.tree_util.tree_map(lambda n, u: jnp.reshape(n, jnp.shape(u)), new, updates)
+        return new, state
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizationRun:
+    """Everything one :func:`minimize` call found, all on the host (numpy / Python floats).
+
+    ``history[k]`` is the objective after ``k`` steps (``history[0]`` at the start) and
+    ``path[i][k]`` the ``i``-th variable then.  When the run diverged, ``values`` (and
+    ``loss``/``grad_norm``) are the *starting* ones, while ``history``/``path`` end with the
+    non-finite step so a plot shows what happened.  When interrupted, ``values`` are those
+    after the last finished step; the caller decides whether to keep them.
+    """
+
+    values: tuple
+    loss: float
+    grad_norm: float
+    steps: int
+    requested_steps: int
+    converged: bool
+    diverged_at: int | None
+    interrupted: bool
+    history: np.ndarray
+    path: tuple
+    optimizer: str
+    lr: float
+    momentum: float | None
+    tol: float | None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _label(names: Sequence[str] | None, i: int, count: int) -> str:
+    """How messages refer to variable ``i``: its name when the magic passed names."""
+    if names is not None and i < len(names):
+        return str(names[i])
+    return "the variable" if count == 1 else f"variable {i + 1}"
+
+
+def _default_float() -> np.dtype:
+    """float64 when JAX x64 is on, else float32 (what jnp gives a Python float)."""
+    return np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
+
+
+def _as_param(value: Any, label: str) -> Any:
+    """Turn one starting value into a float array JAX accepts, or explain what is wrong.
+
+    Python floats become numpy arrays of JAX's default float width (strongly typed, so the
+    compiled loop's carry types are stable); float64 numpy data is narrowed when x64 is off;
+    JAX arrays are passed through untouched (no device round trip).
+    """
+    if isinstance(value, numbers.Integral):  # bool included
+        raise GradmagicError(
+            f"{label} is an integer ({value!r}); gradients need floats: make it a float, "
+            f"e.g. x = {float(value)!r}."
+        )
+    if isinstance(value, float):
+        return np.asarray(value, dtype=_default_float())
+    if isinstance(value, jax.Array):
+        dtype = value.dtype
+    else:
+        try:
+            value = np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not numeric"
+            raise GradmagicError(
+                f"{label} must be a float or an array of floats, got {type(value).__name__}."
+            ) from exc
+        dtype = value.dtype
+    _check_param_dtype(dtype, label)
+    if isinstance(value, np.ndarray) and dtype == np.float64 and not jax.config.jax_enable_x64:
+        value = value.astype(np.float32)
+    return value
+
+
+def _check_param_dtype(dtype: np.dtype, label: str) -> None:
+    """Only real floating dtypes can be optimised; say how to fix the others."""
+    if dtype.kind == "f" or jnp.issubdtype(dtype, jnp.floating):
+        return
+    if dtype.kind in "iub":
+        raise GradmagicError(
+            f"{label} holds integers ({dtype}); gradients need floats: make it a float, "
+            "e.g. x = 1.0 or x = np.array([1.0, 2.0])."
+        )
+    if dtype.kind == "c":
+        raise GradmagicError(f"{label} is complex ({dtype}); only real floats can be minimised.")
+    raise GradmagicError(f"{label} must be a float or an array of floats, not {dtype}.")
+
+
+def _as_params(initial: Sequence[Any], names: Sequence[str] | None) -> tuple:
+    """Convert every starting value; see :func:`_as_param`."""
+    if not isinstance(initial, (tuple, list)):
+        raise TypeError(f"initial must be a tuple or list of values, got {type(initial).__name__}")
+    if not initial:
+        raise GradmagicError("Nothing to minimise over: name at least one variable.")
+    count = len(initial)
+    return tuple(_as_param(v, _label(names, i, count)) for i, v in enumerate(initial))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_settings(
+    spec: OptimizerSpec, lr: Any, steps: Any, momentum: Any, tol: Any
+) -> tuple[float, int, float | None, float | None]:
+    """Validate the loop settings and return them as plain Python numbers."""
+    if not _is_real(lr) or not math.isfinite(lr) or lr <= 0:
+        raise GradmagicError(f"lr must be a positive number, got {lr!r} (e.g. lr=0.01).")
+    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
+        raise GradmagicError(f"steps must be a whole number >= 1, got {steps!r} (e.g. steps=1000).")
+    if steps >= 2**31 - CHUNK:
+        raise GradmagicError(f"steps must be below 2**31, got {steps}.")
+    if tol is not None and (not _is_real(tol) or not math.isfinite(tol) or tol <= 0):
+        raise GradmagicError(
+            f"tol must be a positive number, got {tol!r} (e.g. tol=1e-6); it stops the run "
+            "once the gradient norm falls below it."
+        )
+    return (
+        float(lr),
+        int(steps),
+        _check_momentum(spec, momentum),
+        None if tol is None else float(tol),
+    )
+
+
+def _check_momentum(spec: OptimizerSpec, momentum: Any) -> float | None:
+    """The momentum to inject: the user's, else the optimizer's default (None if it has none)."""
+    if momentum is None:
+        return spec.default_momentum
+    if spec.momentum_name is None:
+        with_momentum = [s.name for s in _CURATED if s.momentum_name]
+        raise GradmagicError(
+            f"{spec.name} has no momentum setting; use an optimizer that has one "
+            f"({', '.join(with_momentum)}), e.g. optimizer=momentum."
+        )
+    if not _is_real(momentum) or not 0 <= momentum < 1:
+        raise GradmagicError(
+            f"momentum must be a number in [0, 1), got {momentum!r} "
+            f"(it is {spec.name}'s {spec.momentum_name}; e.g. momentum=0.9)."
+        )
+    return float(momentum)
+
+
+def _check_objective(
+    objective: Callable, params: tuple, aux: Any, names: Sequence[str] | None
+) -> None:
+    """Reject objectives that are not one real number or ignore some variable.
+
+    Traces a JVP abstractly (no computation) and follows the jaxpr's data flow from each
+    tangent input to the tangent output.  A variable whose tangent never reaches the output
+    has a gradient that is zero *by construction* (unused, only behind ``stop_gradient``,
+    rounding, comparisons...), so minimising over it cannot do anything.
+    """
+
+    def jvp(primals: tuple, tangents: tuple, aux: Any) -> Any:
+        return jax.jvp(lambda p: objective(p, aux), (primals,), (tangents,))
+
+    closed, (out_shape, _) = jax.make_jaxpr(jvp, return_shape=True)(params, params, aux)
+    leaves = jax.tree_util.tree_leaves(out_shape)
+    if len(leaves) != 1:
+        raise GradmagicError(
+            f"The objective must return one number, got {len(leaves)} values; "
+            "combine them into one, e.g. with a sum."
+        )
+    out = leaves[0]
+    if out.shape != ():
+        raise GradmagicError(
+            f"The objective must be a single number, but it has shape {tuple(out.shape)}; "
+            "reduce it to a scalar, e.g. with .sum() or .mean()."
+        )
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise GradmagicError(
+            f"The objective has dtype {out.dtype}; it must be a real float to differentiate."
+        )
+    _check_dependence(closed, len(params), names)
+
+
+def _check_dependence(closed: Any, count: int, names: Sequence[str] | None) -> None:
+    """Raise when the JVP jaxpr's tangent output ignores some tangent input."""
+    jaxpr = closed.jaxpr
+    flows: dict[Any, frozenset[int]] = {
+        v: frozenset([i]) for i, v in enumerate(jaxpr.invars[count : 2 * count])
+    }
+    for eqn in jaxpr.eqns:
+        sources = frozenset().union(
+            *(flows.get(v, frozenset()) for v in eqn.invars if not isinstance(v, Literal))
+        )
+        if sources:
+            flows.update((v, sources) for v in eqn.outvars)
+    out = jaxpr.outvars[-1]
+    reached = frozenset() if isinstance(out, Literal) else flows.get(out, frozenset())
+    missing = [_label(names, i, count) for i in range(count) if i not in reached]
+    if len(missing) == count:
+        which = missing[0] if count == 1 else ", ".join(missing)
+        raise GradmagicError(
+            f"The objective does not depend on {which}: its gradient is zero everywhere, so "
+            "there is nothing to minimise. Check that the expression uses the variable(s) "
+            "(not a copy, a rounded value or a stop_gradient)."
+        )
+    if missing:
+        raise GradmagicError(
+            f"The objective does not depend on {', '.join(missing)}, so minimising over "
+            f"{'it' if len(missing) == 1 else 'them'} does nothing; remove "
+            f"{'it' if len(missing) == 1 else 'them'} from the variables or use "
+            f"{'it' if len(missing) == 1 else 'them'} in the expression."
+        )
+
+
+# --------------------------------------------------------------------------- compiled loop
+
+
+class _Carry(NamedTuple):
+    """Loop state kept on the device between steps and between chunks."""
+
+    params: tuple
+    opt_state: Any
+    loss: jax.Array  # objective at `params`
+    grad: tuple  # its gradient
+    gnorm: jax.Array  # global norm of `grad`
+    step: jax.Array  # steps taken so far (int32)
+    target: jax.Array  # requested steps (dynamic: changing it never recompiles)
+    tol: jax.Array  # only read when the program was built with a tol
+    done: jax.Array  # gradient norm fell below tol: freeze
+    diverged_at: jax.Array  # step that went non-finite, -1 while fine: freeze
+
+
+def _global_norm(tree: Any) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(tree)))
+
+
+def _all_finite(loss: jax.Array, params: tuple) -> jax.Array:
+    ok = jnp.isfinite(loss)
+    for p in params:
+        ok = ok & jnp.all(jnp.isfinite(p))
+    return ok
+
+
+def _summary(c: _Carry) -> tuple[jax.Array, jax.Array]:
+    """Pack what Python checks between chunks into two small arrays (two transfers, not 5)."""
+    ints = jnp.stack([c.step, c.done.astype(jnp.int32), c.diverged_at])
+    return ints, jnp.stack([c.loss, c.gnorm.astype(c.loss.dtype)])
+
+
+class _Program:
+    """The two compiled programs for one cache key, plus the measured time per step."""
+
+    def __init__(self, init: Callable, chunk: Callable, record_path: bool) -> None:
+        self.init = init
+        self.chunk = chunk
+        self.record_path = record_path
+        self.seconds_per_step: float | None = None
+
+
+def _build_program(
+    objective: Callable, spec: OptimizerSpec, has_tol: bool, record_path: bool
+) -> _Program:
+    """Create (not yet compile) ``init`` and ``chunk`` for one objective/optimizer pair.
+
+    ``init(params, aux, lr, momentum, target, tol)`` builds the optimiser state *inside* the
+    program, so lr and momentum are traced.  ``chunk(carry, aux, limit)`` runs a scan of
+    :data:`CHUNK` iterations; iteration ``i`` only steps (``lax.cond``) while fewer than
+    ``min(target, start + limit)`` steps are done and nothing is frozen.
+    """
+    placeholder = _make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
+
+    def value_and_grad(params: tuple, state: Any, aux: Any) -> tuple[jax.Array, tuple]:
+        def fn(p: tuple) -> jax.Array:
+            return objective(p, aux)
+
+        if spec.line_search:  # the line search already evaluated the accepted point
+            return optax.value_and_grad_from_state(fn)(params, state=state)
+        return jax.value_and_grad(fn)(params)
+
+    def init(params: tuple, aux: Any, lr: Any, momentum: Any, target: Any, tol: Any) -> tuple:
+        state = _make_optimizer(spec, lr, momentum).init(params)
+        loss, grad = value_and_grad(params, state, aux)
+        gnorm = _global_norm(grad)
+        tol = jnp.asarray(tol, gnorm.dtype)
+        done = gnorm < tol if has_tol else jnp.asarray(False)
+        carry = _Carry(
+            params, state, loss, grad, gnorm, jnp.asarray(0, jnp.int32),
+            jnp.asarray(target, jnp.int32), tol, done, jnp.asarray(-1, jnp.int32),
+        )  # fmt: skip
+        return carry, _summary(carry)
+
+    def advance(c: _Carry, aux: Any) -> _Carry:
+        extra: dict[str, Any] = {"value": c.loss}
+        if spec.line_search:
+            extra.update(grad=c.grad, value_fn=lambda p: objective(p, aux))
+        updates, state = placeholder.update(c.grad, c.opt_state, c.params, **extra)
+        params = optax.apply_updates(c.params, updates)
+        loss, grad = value_and_grad(params, state, aux)
+        gnorm = _global_norm(grad)
+        step = c.step + 1
+        done = gnorm < c.tol if has_tol else c.done
+        diverged_at = jnp.where(_all_finite(loss, params), c.diverged_at, step)
+        return _Carry(params, state, loss, grad, gnorm, step, c.target, c.tol, done, diverged_at)
+
+    def chunk(carry: _Carry, aux: Any, limit: Any) -> tuple:
+        end = jnp.minimum(carry.target, carry.step + limit)
+
+        def body(c: _Carry, _: None) -> tuple[_Carry, tuple]:
+            active = (c.step < end) & ~c.done & (c.diverged_at < 0)
+            c = lax.cond(active, advance, lambda c, _: c, c, aux)
+            return c, ((c.loss, c.params) if record_path else (c.loss,))
+
+        carry, outputs = lax.scan(body, carry, length=CHUNK)
+        return carry, _summary(carry), outputs
+
+    return _Program(jax.jit(init), jax.jit(chunk), record_path)
+
+
+_PROGRAMS: OrderedDict[Hashable, Any] = OrderedDict()  # key -> _Program or Hessian function
+
+
+def clear_cache() -> None:
+    """Forget every compiled program (they are rebuilt on the next call)."""
+    _PROGRAMS.clear()
+
+
+def _signature(tree: Any) -> tuple:
+    """Hashable structure + shapes/dtypes of a pytree (what a compiled program depends on)."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple(
+        (leaf.shape, leaf.dtype) if hasattr(leaf, "dtype") else type(leaf) for leaf in leaves
+    )
+
+
+def _program_for(
+    objective: Callable,
+    spec: OptimizerSpec,
+    params: tuple,
+    aux: Any,
+    has_tol: bool,
+    cache_key: Hashable | None,
+    names: Sequence[str] | None,
+) -> _Program:
+    """Return the cached program, validating the objective and building it on a miss."""
+    key = _cache_key(objective, cache_key, params, aux) + (spec.name, has_tol)
+    program = _cached(key)
+    if program is None:
+        _check_objective(objective, params, aux, names)
+        record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
+        program = _store(key, _build_program(objective, spec, has_tol, record_path))
+    return program
+
+
+def _cache_key(objective: Callable, cache_key: Hashable | None, params: tuple, aux: Any) -> tuple:
+    """What a compiled program depends on besides the optimizer: computation, x64, shapes."""
+    return (
+        objective if cache_key is None else cache_key,
+        bool(jax.config.jax_enable_x64),
+        tuple((p.shape, p.dtype) for p in params),
+        _signature(aux),
+    )
+
+
+def _cached(key: tuple) -> Any:
+    entry = _PROGRAMS.get(key)
+    if entry is not None:
+        _PROGRAMS.move_to_end(key)
+    return entry
+
+
+def _store(key: tuple, entry: Any) -> Any:
+    _PROGRAMS[key] = entry
+    while len(_PROGRAMS) > CACHE_SIZE:
+        _PROGRAMS.popitem(last=False)
+    return entry
+
+
+# --------------------------------------------------------------------------- driver
+
+_Status = tuple  # (step, loss, grad_norm, done, diverged_at) as Python scalars
+
+
+def minimize(
+    objective: Callable[[tuple, Any], Any],
+    initial: Sequence[Any],
+    *,
+    aux: Any = (),
+    optimizer: str = "sgd",
+    lr: float = 0.01,
+    steps: int = 1000,
+    momentum: float | None = None,
+    tol: float | None = None,
+    cache_key: Hashable | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
+    names: Sequence[str] | None = None,
+) -> OptimizationRun:
+    """Minimise ``objective(params, aux)`` over ``params`` starting from ``initial``.
+
+    ``aux`` (any pytree of arrays/numbers) is passed to the compiled program as an argument,
+    never baked in, so new aux values reuse it.  ``cache_key`` identifies the objective's
+    computation for the program cache (default: the function object); the same key always
+    means the same compiled program, whatever function is passed alongside it.
+    ``on_progress(steps_done, loss)`` runs after every chunk; raising ``KeyboardInterrupt``
+    there (or pressing Ctrl-C during a chunk) ends the run with ``interrupted=True``.
+    ``names`` (one per variable) only improves error messages.
+
+    For ``optimizer="lbfgs"`` the ``lr`` is ignored: optax's zoom line search chooses each
+    step length (the run still records the ``lr`` given).  The starting values must give a
+    finite objective; a step that makes the objective or a variable non-finite freezes the
+    run (``diverged_at``) and the starting values are returned.
+    """
+    spec = resolve_optimizer(optimizer)
+    lr, steps, momentum, tol = _check_settings(spec, lr, steps, momentum, tol)
+    params = _as_params(initial, names)
+    program = _program_for(objective, spec, params, aux, tol is not None, cache_key, names)
+    tol_arg = math.inf if tol is None else tol
+    carry, summary = program.init(
+        params, aux, lr, 0.0 if momentum is None else momentum, steps, tol_arg
+    )
+    start = _status(summary)
+    if not math.isfinite(start[1]):
+        raise GradmagicError(
+            f"The objective is {start[1]} at the starting values; start where it is finite."
+        )
+    loss0 = carry.loss
+    carry, status, outputs, interrupted = _run_chunks(
+        program, carry, aux, start, steps, on_progress
+    )
+    final, chunks, first, loss0 = jax.device_get(
+        (carry.params, [out for _, out in outputs], params, loss0)
+    )  # the one bulk transfer
+    ran = [n for n, _ in outputs]
+    history = np.concatenate(
+        [np.reshape(loss0, 1)] + [c[0][:n] for n, c in zip(ran, chunks, strict=True)]
+    )
+    path = _assemble_path(first, chunks, ran) if program.record_path else ()
+    step, loss, gnorm, done, diverged = status
+    if diverged >= 0:
+        final, loss, gnorm = first, start[1], start[2]
+    return OptimizationRun(
+        values=tuple(_host_value(o, v) for o, v in zip(initial, final, strict=True)),
+        loss=loss,
+        grad_norm=gnorm,
+        steps=step,
+        requested_steps=steps,
+        converged=tol is not None and done,
+        diverged_at=diverged if diverged >= 0 else None,
+        interrupted=interrupted,
+        history=history,
+        path=path,
+        optimizer=spec.name,
+        lr=lr,
+        momentum=momentum,
+        tol=tol,
+    )
+
+
+def _status(summary: tuple[jax.Array, jax.Array]) -> _Status:
+    """The few scalars Python needs between chunks (see :func:`_summary`)."""
+    (step, done, diverged), (loss, gnorm) = jax.device_get(summary)
+    return int(step), float(loss), float(gnorm), bool(done), int(diverged)
+
+
+def _finished(status: _Status, steps: int) -> bool:
+    step, _, _, done, diverged = status
+    return step >= steps or done or diverged >= 0
+
+
+def _run_chunks(
+    program: _Program,
+    carry: _Carry,
+    aux: Any,
+    status: _Status,
+    steps: int,
+    on_progress: Callable[[int, float], None] | None,
+) -> tuple[_Carry, _Status, list, bool]:
+    """Run chunks until done, diverged, out of steps or interrupted.
+
+    Chunk sizes follow the measured time per step so each takes about :data:`CHUNK_SECONDS`
+    (a slow objective still reports progress and reacts to Ctrl-C); the estimate is kept on
+    the program so the next run starts with full-size chunks.  On Ctrl-C the chunk in flight
+    is dropped and the last finished state is returned.  Returns the final carry, its status,
+    ``[(steps_run, outputs)]`` per chunk and whether it was interrupted.
+    """
+    outputs: list = []
+    while not _finished(status, steps):
+        try:
+            started = time.perf_counter()
+            new_carry, summary, out = program.chunk(
+                carry, aux, _chunk_limit(program.seconds_per_step)
+            )
+            new_status = _status(summary)
+            elapsed = time.perf_counter() - started
+        except KeyboardInterrupt:
+            return carry, status, outputs, True
+        ran = new_status[0] - status[0]
+        program.seconds_per_step = elapsed / max(ran, 1)
+        carry, status = new_carry, new_status
+        outputs.append((ran, out))
+        if on_progress is not None:
+            try:
+                on_progress(status[0], status[1])
+            except KeyboardInterrupt:
+                return carry, status, outputs, True
+    return carry, status, outputs, False
+
+
+def _chunk_limit(seconds_per_step: float | None) -> int:
+    """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth."""
+    if seconds_per_step is None:
+        return FIRST_CHUNK
+    return max(1, min(CHUNK, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
+
+
+def _assemble_path(first: tuple, chunks: list, ran: list[int]) -> tuple:
+    """Per variable: the start followed by every recorded step, shape ``(steps+1, *shape)``."""
+    return tuple(
+        np.concatenate(
+            [np.asarray(start)[None]] + [c[1][i][:n] for n, c in zip(ran, chunks, strict=True)]
+        )
+        for i, start in enumerate(first)
+    )
+
+
+def _host_value(original: Any, value: Any) -> Any:
+    """Python float for a Python-float start (so write-back keeps its type), else numpy."""
+    if isinstance(original, float):
+        return float(value)
+    return np.asarray(value)
+
+
+# --------------------------------------------------------------------------- step size
+
+
+def suggested_learning_rate(
+    objective: Callable[[tuple, Any], Any],
+    initial: Sequence[Any],
+    aux: Any = (),
+    *,
+    cache_key: Hashable | None = None,
+) -> tuple[float, float, float]:
+    """Return ``(lambda_min, lambda_max, 2 / lambda_max)`` of the Hessian at ``initial``.
+
+    All variables are flattened into one vector.  On a quadratic, gradient descent is stable
+    exactly for ``lr < 2/lambda_max`` and fastest at ``lr = 2/(lambda_min + lambda_max)``;
+    near a smooth minimum the same holds approximately, which is why divergence messages quote
+    it.  The bound is ``inf`` when ``lambda_max <= 0`` (no curvature limits the step).  Up to
+    :data:`DENSE_HESSIAN_LIMIT` numbers the Hessian is formed densely; beyond, both extreme
+    eigenvalues come from power iteration on Hessian-vector products (approximate).  The
+    compiled Hessian is cached like :func:`minimize`'s programs (same ``cache_key`` rules).
+    """
+    params = _as_params(initial, None)
+    key = _cache_key(objective, cache_key, params, aux) + ("hessian",)
+    extremes = _cached(key) or _store(key, _hessian_extremes(objective, params))
+    lo, hi = (float(v) for v in extremes(params, aux))
+    return lo, hi, 2.0 / hi if hi > 0 else math.inf
+
+
+def _hessian_extremes(objective: Callable, params: tuple) -> Callable:
+    """Compile ``(params, aux) -> (lambda_min, lambda_max)`` for these variable shapes."""
+    flat0, unravel = ravel_pytree(params)
+    dense = flat0.size <= DENSE_HESSIAN_LIMIT
+
+    def extremes(params: tuple, aux: Any) -> tuple[jax.Array, jax.Array]:
+        flat, _ = ravel_pytree(params)
+
+        def scalar(x: jax.Array) -> jax.Array:
+            return objective(unravel(x), aux)
+
+        if dense:
+            hessian = jax.hessian(scalar)(flat)
+            eig = jnp.linalg.eigvalsh((hessian + hessian.T) / 2)
+            return eig[0], eig[-1]
+        return _power_extremes(scalar, flat)
+
+    return jax.jit(extremes)
+
+
+def _power_extremes(
+    scalar: Callable, flat: jax.Array, iterations: int = 200
+) -> tuple[jax.Array, jax.Array]:
+    """Largest-magnitude eigenvalue by power iteration, then the other end by a shifted one."""
+
+    def hvp(v: jax.Array) -> jax.Array:
+        return jax.jvp(jax.grad(scalar), (flat,), (v,))[1]
+
+    def power(matvec: Callable) -> jax.Array:
+        def body(_: int, v: jax.Array) -> jax.Array:
+            w = matvec(v)
+            return w / (jnp.linalg.norm(w) + 1e-30)
+
+        v0 = jnp.ones_like(flat) / jnp.sqrt(flat.size)
+        v = lax.fori_loop(0, iterations, body, v0)
+        return jnp.vdot(v, matvec(v))
+
+    first = power(hvp)
+    other = power(lambda v: hvp(v) - first * v) + first
+    return jnp.minimum(first, other), jnp.maximum(first, other)
+
+
+def divergence_message(
+    run: OptimizationRun,
+    objective: Callable[[tuple, Any], Any],
+    initial: Sequence[Any],
+    aux: Any = (),
+) -> str:
+    """Explain a diverged run and suggest a learning rate, from the Hessian at the start.
+
+    Plain SGD on a quadratic is stable for ``lr < 2/lambda_max``; heavy-ball momentum ``b``
+    stretches that to ``2(1+b)/lambda_max`` and Nesterov to ``2(1+b)/((1+2b) lambda_max)``.
+    Other optimizers rescale the gradient, so for them the advice is just a smaller lr.
+    """
+    head = (
+        f"The objective became non-finite at step {run.diverged_at} with {run.optimizer} "
+        f"lr={run.lr:g}; the variables were left at their starting values."
+    )
+    try:
+        lo, hi, _ = suggested_learning_rate(objective, initial, aux)
+    except Exception:  # noqa: BLE001 - advice is best effort; the run already failed
+        return f"{head} Try a smaller lr, e.g. lr={run.lr / 10:g}."
+    if not hi > 0:
+        return (
+            f"{head} The Hessian at the start has lambda_max={hi:.3g} <= 0: the objective curves "
+            "downward everywhere nearby and may have no minimum."
+        )
+    b = run.momentum or 0.0
+    factor = {"sgd": 1.0, "momentum": 1.0 + b, "nesterov": (1.0 + b) / (1.0 + 2.0 * b)}
+    if run.optimizer not in factor:
+        return f"{head} Try a smaller lr, e.g. lr={run.lr / 10:g}."
+    bound = 2.0 * factor[run.optimizer] / hi
+    name = "SGD" if run.optimizer == "sgd" else f"{run.optimizer} (momentum={b:g})"
+    best = 2.0 / (lo + hi) if lo > 0 else bound / 2
+    curved = "" if lo >= 0 else f" lambda_min={lo:.3g} < 0, so it may also be unbounded below."
+    return (
+        f"{head} {name} is stable for lr < {bound:.3g} here (2/lambda_max with lambda_max="
+        f"{hi:.3g} at the start); try lr={min(best, bound / 2):.3g}.{curved}"
+    )

@@ -1,0 +1,144 @@
+"""Plots for tapes (and later minimisation runs), drawn with matplotlib's object API.
+
+Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state, no backend
+surprises) and shown as a bare PNG plus a fixed one-line text, so nbval, which skips
+images, compares only that deterministic line.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gradmagic.errors import GradmagicError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gradmagic.tape import Tape
+
+
+def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def png_bytes(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def show_png(figure: Figure, description: str) -> None:
+    """Display a figure as PNG with a deterministic text alternative."""
+    from IPython.display import display
+
+    data = base64.b64encode(png_bytes(figure)).decode("ascii")
+    display({"image/png": data, "text/plain": f"[plot: {description}]"}, raw=True)
+
+
+def evaluate_on(
+    function: Callable[..., Any], arguments: list[Any], axis_values: list[np.ndarray]
+) -> np.ndarray:
+    """Evaluate ``function`` over a grid: vectorised when the cell allows, else point by point.
+
+    ``axis_values[k]`` replaces ``arguments[k]`` (same length arrays, flattened grid).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    varying = len(axis_values)
+
+    def at(*values: Any) -> Any:
+        return function(*values, *arguments[varying:])
+
+    try:
+        return np.asarray(jax.vmap(at)(*[jnp.asarray(v) for v in axis_values]))
+    except Exception:  # Python control flow on values cannot be vectorised
+        return np.array([float(at(*point)) for point in zip(*axis_values, strict=True)])
+
+
+def plot_tape(tape: Tape) -> None:
+    """One scalar input: target and tangent (and quadratic with --hessian); two: contours."""
+    derivatives = tape._derivatives
+    external = [s for s in derivatives.sources if not s.intermediate]
+    scalar_inputs = [s for s in external if np.shape(tape._program.frozen[s.name]) == ()]
+    scalar_targets = [t for t in derivatives.targets if np.shape(derivatives.values[t]) == ()]
+    if (
+        not scalar_targets
+        or len(scalar_inputs) not in (1, 2)
+        or len(scalar_inputs) != len(external)
+    ):
+        raise GradmagicError(
+            "--plot needs a scalar target and one or two scalar inputs; "
+            f"this tape has inputs {', '.join(s.name for s in external) or 'none'}. "
+            "Choose them with --wrt."
+        )
+    from gradmagic.core import cell_function
+
+    target = scalar_targets[0]
+    label = tape._program.label(target)
+    function = cell_function(tape._program, external, [target])
+
+    def scalar(*values: Any) -> Any:
+        return function(*values)[0]
+
+    point = [float(tape._program.frozen[s.name]) for s in external]
+    gradient = [
+        float(np.asarray(derivatives.jacobians[target][derivatives.sources.index(s)]))
+        for s in external
+    ]
+    value = float(derivatives.values[target])
+    figure = new_figure()
+    axes = figure.add_subplot()
+    if len(external) == 1:
+        name = external[0].name
+        span = max(1.0, abs(point[0]))
+        xs = np.linspace(point[0] - span, point[0] + span, 201)
+        ys = evaluate_on(scalar, [], [xs])
+        axes.plot(xs, ys, label=label)
+        axes.plot(xs, value + gradient[0] * (xs - point[0]), "--", label="tangent")
+        if target in derivatives.hessians:
+            curvature = float(np.asarray(derivatives.hessians[target])[0, 0])
+            quadratic = (
+                value + gradient[0] * (xs - point[0]) + 0.5 * curvature * (xs - point[0]) ** 2
+            )
+            axes.plot(xs, quadratic, ":", label="quadratic approximation")
+        axes.plot([point[0]], [value], "o", color="black")
+        axes.set_xlabel(name)
+        axes.set_ylabel(label)
+        low, high = float(np.nanmin(ys)), float(np.nanmax(ys))
+        margin = 0.1 * (high - low or 1.0)
+        axes.set_ylim(low - margin, high + margin)
+        axes.legend()
+        description = f"{label} against {name} around {name} = {point[0]:g}, with its tangent"
+    else:
+        (n0, n1) = (external[0].name, external[1].name)
+        spans = [max(1.0, abs(p)) for p in point]
+        g0 = np.linspace(point[0] - spans[0], point[0] + spans[0], 61)
+        g1 = np.linspace(point[1] - spans[1], point[1] + spans[1], 61)
+        mesh0, mesh1 = np.meshgrid(g0, g1)
+        zs = evaluate_on(scalar, [], [mesh0.ravel(), mesh1.ravel()]).reshape(mesh0.shape)
+        contours = axes.contour(mesh0, mesh1, zs, levels=20, cmap="viridis")
+        axes.clabel(contours, fontsize=7)
+        norm = float(np.hypot(*gradient)) or 1.0
+        scale = 0.25 * min(spans) / norm
+        axes.annotate(
+            "",
+            xy=(point[0] + gradient[0] * scale, point[1] + gradient[1] * scale),
+            xytext=(point[0], point[1]),
+            arrowprops={"arrowstyle": "->", "color": "red", "lw": 2},
+        )
+        axes.plot([point[0]], [point[1]], "o", color="black")
+        axes.set_xlabel(n0)
+        axes.set_ylabel(n1)
+        axes.set_title(f"{label}: contours and gradient (red)")
+        description = (
+            f"contours of {label} over {n0}, {n1} with the gradient at ({point[0]:g}, {point[1]:g})"
+        )
+    show_png(figure, description)

@@ -1,0 +1,354 @@
+"""The ``Tape``: what ``%%tape`` recorded, reusable any number of times.
+
+A tape keeps the cell program (code, namespace, the inputs' values before the cell ran)
+and the derivatives computed when it was recorded.  Asking for something it already has
+(``tape.gradient('y', 'x')``) reads the stored Jacobian; anything else (another source, an
+intermediate, another point with :meth:`Tape.at`) re-traces the recorded cell silently,
+never re-running it in the notebook.  It renders itself as HTML and as aligned text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradmagic import render
+from gradmagic.cell import LAST_EXPRESSION
+from gradmagic.core import (
+    CellProgram,
+    Derivatives,
+    FiniteDifference,
+    Source,
+    as_array,
+    cell_function,
+    differentiate,
+    finite_differences,
+    higher_orders,
+)
+from gradmagic.errors import GradmagicError
+from gradmagic.values import is_floating
+
+
+@dataclass(frozen=True)
+class TapeOptions:
+    """The ``%%tape`` options that change what is computed and shown."""
+
+    hessian: bool = False
+    order: int = 1
+    check: bool = False
+    jit: bool = False
+    show_tape: bool = False
+    unconnected: str = "zero"  # or "none", as TensorFlow returns None
+
+
+def eigen_verdict(eigenvalues: np.ndarray, gradient_norm: float) -> str:
+    """What the Hessian's eigenvalues say about the point (the second-derivative test)."""
+    scale = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
+    tolerance = max(scale, 1.0) * eigenvalues.size * 1e-5
+    positive = bool(np.all(eigenvalues > tolerance))
+    negative = bool(np.all(eigenvalues < -tolerance))
+    mixed = bool(np.any(eigenvalues > tolerance) and np.any(eigenvalues < -tolerance))
+    if positive:
+        kind, meaning = "positive definite", "a local minimum"
+    elif negative:
+        kind, meaning = "negative definite", "a local maximum"
+    elif mixed:
+        kind, meaning = "indefinite", "a saddle point"
+    else:
+        return (
+            "singular (an eigenvalue is 0): inconclusive, the second-derivative test cannot "
+            "tell minimum, maximum or saddle apart here."
+        )
+    if gradient_norm <= tolerance:
+        return f"{kind}: the gradient vanishes, so this is {meaning}."
+    return (
+        f"{kind}: {meaning} where the gradient vanishes (here it does not, so this point "
+        "is not stationary)."
+    )
+
+
+class Tape:
+    """Derivatives of a cell's targets with respect to its inputs; see ``%%tape?``."""
+
+    def __init__(
+        self,
+        program: CellProgram,
+        derivatives: Derivatives,
+        options: TapeOptions,
+        concrete: dict[str, Any] | None = None,
+        checks: list[FiniteDifference] | None = None,
+    ) -> None:
+        self._program = program
+        self._derivatives = derivatives
+        self._options = options
+        # The objects the real run left in the namespace, for identity look-ups.
+        self._concrete = concrete or {}
+        self._checks = checks
+
+    # ------------------------------------------------------------------ what was recorded
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The sources, in column order (names read by the cell, or assigned ones)."""
+        return tuple(source.name for source in self._derivatives.sources)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The targets, in row order; the last expression is labelled by its source text."""
+        return tuple(self._program.label(name) for name in self._derivatives.targets)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every input's value at the recorded point and every target's value."""
+        result: dict[str, Any] = {}
+        for source, value in zip(
+            self._derivatives.sources, self._derivatives.source_values, strict=True
+        ):
+            if source.intermediate:
+                result[source.name] = self._concrete.get(source.name, value)
+            else:
+                result[source.name] = self._program.frozen[source.name]
+        for name in self._derivatives.targets:
+            label = self._program.label(name)
+            result[label] = self._concrete.get(name, self._derivatives.values[name])
+        return result
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """A pure function of the inputs read from the notebook, in ``inputs`` order.
+
+        Returns the target's value (a tuple when there are several targets); usable with
+        ``jax.jit``, ``jax.vmap`` and ``jax.grad``.  Intermediate sources are not
+        arguments: they are computed from the inputs.
+        """
+        external = [s for s in self._derivatives.sources if not s.intermediate]
+        function = cell_function(self._program, external, self._derivatives.targets)
+        single = len(self._derivatives.targets) == 1
+
+        def tape_function(*inputs: Any) -> Any:
+            outputs = function(*inputs)
+            return outputs[0] if single else outputs
+
+        tape_function.__doc__ = f"Targets {', '.join(self.targets)} as a function of {', '.join(s.name for s in external)}."
+        return tape_function
+
+    # ------------------------------------------------------------------ resolving arguments
+    def _target_name(self, target: Any) -> str:
+        names = list(self._derivatives.targets) + list(self._program.analysis.assigns)
+        if isinstance(target, str):
+            for name in names:
+                if target in (name, self._program.label(name)):
+                    return name
+            raise GradmagicError(
+                f"{target!r} is not a target of this tape. Targets: {', '.join(self.targets)}."
+            )
+        for name in names:
+            if (
+                self._concrete.get(name, None) is target
+                or self._derivatives.values.get(name) is target
+            ):
+                return name
+        raise GradmagicError(
+            "That value is not one the cell produced; pass a target's name instead "
+            f"(targets: {', '.join(self.targets)})."
+        )
+
+    def _source(self, source: Any) -> Source:
+        for known in self._derivatives.sources:
+            if isinstance(source, str) and source == known.name:
+                return known
+        if isinstance(source, str):
+            if source in self._program.analysis.assigns:
+                return Source(source, intermediate=True)
+            if source in self._program.frozen and is_floating(self._program.frozen[source]):
+                return Source(source)
+            raise GradmagicError(
+                f"{source!r} is neither a floating value the cell reads nor a name it assigns. "
+                f"Inputs: {', '.join(self.inputs)}."
+            )
+        for name, value in self._program.frozen.items():
+            if value is source and is_floating(value):
+                return Source(name)
+        for name, value in self._concrete.items():
+            if value is source and name in self._program.analysis.assigns:
+                return Source(name, intermediate=True)
+        raise GradmagicError(
+            "That value is not an input of this tape; pass an input's name instead "
+            f"(inputs: {', '.join(self.inputs)})."
+        )
+
+    def _blocks(self, target: str, sources: Sequence[Source]) -> list[Any]:
+        """Jacobian blocks of one target for ``sources`` (None where not connected and
+        ``unconnected='none'``), from the stored result when possible."""
+        stored = self._derivatives
+        if target in stored.targets and all(s in stored.sources for s in sources):
+            derivatives = stored
+        else:
+            derivatives = differentiate(self._program, sources, [target])
+        blocks = []
+        for source in sources:
+            j = derivatives.sources.index(source)
+            connected = derivatives.connected[target][j]
+            if not connected and self._options.unconnected == "none":
+                blocks.append(None)
+            else:
+                blocks.append(derivatives.jacobians[target][j])
+        return blocks
+
+    @staticmethod
+    def _shaped(sources: Any, results: list[Any]) -> Any:
+        if isinstance(sources, list):
+            return results
+        if isinstance(sources, tuple):
+            return tuple(results)
+        return results[0]
+
+    def _source_list(self, sources: Any) -> list[Any]:
+        if sources is None:
+            return list(self.inputs)
+        return list(sources) if isinstance(sources, list | tuple) else [sources]
+
+    # ------------------------------------------------------------------ derivatives on demand
+    def gradient(self, target: Any, sources: Any = None) -> Any:
+        """d(target)/d(sources), shaped like ``sources`` (a name/value, list or tuple).
+
+        A list of targets gives the gradient of their sum (TensorFlow's rule); so does a
+        non-scalar target.  Unconnected entries are zeros, or ``None`` with
+        ``--unconnected none``.
+        """
+        targets = target if isinstance(target, list | tuple) else [target]
+        requested = self._source_list(sources)
+        resolved = [self._source(s) for s in requested]
+        total: list[Any] = [None] * len(resolved)
+        for each in targets:
+            name = self._target_name(each)
+            value_shape = jnp.shape(self._value(name))
+            for i, block in enumerate(self._blocks(name, resolved)):
+                if block is None:
+                    continue
+                summed = (
+                    jnp.sum(block, axis=tuple(range(len(value_shape)))) if value_shape else block
+                )
+                total[i] = summed if total[i] is None else total[i] + summed
+        if self._options.unconnected == "zero":
+            total = [
+                jnp.zeros_like(self._source_value(s)) if t is None else t
+                for s, t in zip(resolved, total, strict=True)
+            ]
+        return self._shaped(sources if sources is not None else tuple(requested), total)
+
+    def jacobian(self, target: Any, sources: Any = None) -> Any:
+        """Blocks of shape ``target.shape + source.shape``, shaped like ``sources``."""
+        name = self._target_name(target)
+        requested = self._source_list(sources)
+        blocks = self._blocks(name, [self._source(s) for s in requested])
+        return self._shaped(sources if sources is not None else tuple(requested), blocks)
+
+    def hessian(self, target: Any, sources: Any = None) -> Any:
+        """Second derivatives of a scalar target: a matrix for one source, nested blocks
+        (``H[i][j]``, as ``jax.hessian``) for a list or tuple of them."""
+        name = self._target_name(target)
+        self._require_scalar(name, "hessian")
+        requested = self._source_list(sources)
+        resolved = [self._source(s) for s in requested]
+        primals = [self._source_value(s) for s in resolved]
+        function = cell_function(self._program, resolved, [name])
+        blocks = jax.hessian(lambda *p: function(*p)[0], argnums=tuple(range(len(primals))))(
+            *primals
+        )
+        if sources is not None and not isinstance(sources, list | tuple):
+            return blocks[0][0]
+        shaped = [list(row) for row in blocks]
+        return shaped if isinstance(sources, list) else tuple(tuple(row) for row in shaped)
+
+    def derivative(self, target: Any, source: Any, order: int = 1) -> jax.Array:
+        """The ``order``-th derivative of a scalar target with respect to a scalar source."""
+        if not isinstance(order, int) or order < 1:
+            raise GradmagicError(f"order must be a whole number ≥ 1, got {order!r}.")
+        name = self._target_name(target)
+        self._require_scalar(name, "derivative")
+        resolved = self._source(source)
+        primal = self._source_value(resolved)
+        if jnp.shape(primal) != ():
+            raise GradmagicError(
+                f"derivative() needs a scalar source; {resolved.name} has shape {jnp.shape(primal)}. "
+                "Use jacobian() or hessian() for arrays."
+            )
+        function = cell_function(self._program, [resolved], [name])
+        return higher_orders(function, (primal,), 0, 0, order)[order - 1]
+
+    def at(self, **values: Any) -> Tape:
+        """The same recorded computation at other input values (the cell is not re-run)."""
+        external = {s.name for s in self._derivatives.sources if not s.intermediate}
+        for name, value in values.items():
+            if name not in external:
+                raise GradmagicError(
+                    f"at() takes the tape's inputs read from the notebook ({', '.join(sorted(external))}); "
+                    f"{name!r} is not one."
+                )
+            if not is_floating(value) and not isinstance(value, int):
+                raise GradmagicError(
+                    f"at({name}=…) needs a floating value, got {type(value).__name__}."
+                )
+        frozen = dict(self._program.frozen)
+        frozen.update({name: as_array(value) for name, value in values.items()})
+        program = CellProgram(
+            self._program.analysis, self._program.namespace, frozen, self._program.fallback
+        )
+        derivatives = differentiate(
+            program,
+            self._derivatives.sources,
+            self._derivatives.targets,
+            hessian=self._options.hessian,
+            order=self._options.order,
+            record=self._options.show_tape,
+            compiled=self._options.jit,
+        )
+        checks = finite_differences(program, derivatives) if self._options.check else None
+        return Tape(program, derivatives, self._options, checks=checks)
+
+    def check(self) -> list[FiniteDifference]:
+        """Autodiff beside central finite differences for every scalar target."""
+        if self._checks is None:
+            self._checks = finite_differences(self._program, self._derivatives)
+        return self._checks
+
+    # ------------------------------------------------------------------ helpers
+    def _value(self, name: str) -> Any:
+        if name in self._derivatives.values:
+            return self._derivatives.values[name]
+        return self._program.run(outputs=[name])[name]
+
+    def _source_value(self, source: Source) -> jax.Array:
+        if source in self._derivatives.sources:
+            return self._derivatives.source_values[self._derivatives.sources.index(source)]
+        if source.intermediate:
+            return jnp.zeros_like(as_array(self._program.run(outputs=[source.name])[source.name]))
+        return as_array(self._program.frozen[source.name])
+
+    def _require_scalar(self, name: str, what: str) -> None:
+        shape = jnp.shape(self._value(name))
+        if shape != ():
+            raise GradmagicError(
+                f"{what}() needs a scalar target; {self._program.label(name)} has shape {shape}. "
+                "Reduce it first (e.g. jnp.sum) or use jacobian()."
+            )
+
+    # ------------------------------------------------------------------ display
+    def _sections(self) -> list[render.Table | str]:
+        from gradmagic.tape_view import tape_sections
+
+        return tape_sections(self)
+
+    def __repr__(self) -> str:
+        return render.text_sections(self._sections())
+
+    def _repr_html_(self) -> str:
+        return render.html_sections(self._sections())
+
+
+__all__ = ["LAST_EXPRESSION", "Tape", "TapeOptions", "eigen_verdict"]

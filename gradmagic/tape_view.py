@@ -1,0 +1,204 @@
+"""What a :class:`~gradmagic.tape.Tape` shows: its tables, as render sections.
+
+Kept apart from the Tape's API so the numbers it computes and the way they are laid out
+change independently.  Sections, in order: the point, the derivative table (targets ×
+inputs), each scalar target's Hessian with its eigenvalues and verdict, higher orders,
+the finite-difference check, and the recorded operations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gradmagic import render
+from gradmagic.render import Table
+
+if TYPE_CHECKING:
+    from gradmagic.tape import Tape
+
+
+def _element_labels(tape: Tape) -> list[str]:
+    labels = []
+    for source, value in zip(
+        tape._derivatives.sources, tape._derivatives.source_values, strict=True
+    ):
+        shape = np.shape(value)
+        if shape == ():
+            labels.append(source.name)
+        else:
+            labels.extend(f"{source.name}[{','.join(map(str, i))}]" for i in np.ndindex(shape))
+    return labels
+
+
+def _point(tape: Tape) -> str:
+    parts = []
+    for source, value in zip(
+        tape._derivatives.sources, tape._derivatives.source_values, strict=True
+    ):
+        if source.intermediate:
+            shown = tape.values.get(source.name, value)
+            parts.append(f"{source.name} = {render.array(shown)} (intermediate)")
+        else:
+            parts.append(f"{source.name} = {render.array(tape._program.frozen[source.name])}")
+    return "at " + ", ".join(parts) if parts else "no inputs"
+
+
+def derivative_table(tape: Tape) -> Table:
+    derivatives = tape._derivatives
+    program = tape._program
+    header = ["", "value", *[f"∂/∂{s.name}" for s in derivatives.sources]]
+    table = Table(title=f"Derivatives {_point(tape)}", header=header)
+    unconnected_seen = False
+    for name in derivatives.targets:
+        row = [program.label(name), render.array(derivatives.values[name])]
+        for j, block in enumerate(derivatives.jacobians[name]):
+            if derivatives.connected[name][j]:
+                row.append(render.array(block))
+            elif tape._options.unconnected == "none":
+                row.append("None")
+                unconnected_seen = True
+            else:
+                row.append(render.array(block) + "*")
+                unconnected_seen = True
+        table.rows.append(row)
+    if not derivatives.targets:
+        table.notes.append("No floating target depends on the inputs (name one with --of).")
+    if unconnected_seen:
+        table.notes.append(
+            "* not connected: the target does not depend on this input"
+            + (
+                " (TensorFlow's None)."
+                if tape._options.unconnected == "none"
+                else " (--unconnected none shows None)."
+            )
+        )
+    return table
+
+
+def hessian_sections(tape: Tape) -> list[Table | str]:
+    from gradmagic.tape import eigen_verdict
+
+    derivatives = tape._derivatives
+    labels = _element_labels(tape)
+    shown = render.elided(len(labels))
+    sections: list[Table | str] = []
+    for name in derivatives.targets:
+        if name not in derivatives.hessians:
+            if tape._options.hessian:
+                sections.append(
+                    f"Hessian of {tape._program.label(name)}: skipped, it is not a scalar "
+                    f"(shape {np.shape(derivatives.values[name])})."
+                )
+            continue
+        matrix = np.asarray(derivatives.hessians[name], dtype=float)
+        header = ["", *[labels[i] if i is not None else "…" for i in shown]]
+        table = Table(
+            title=f"Hessian of {tape._program.label(name)} with respect to "
+            + ", ".join(s.name for s in derivatives.sources),
+            header=header,
+        )
+        for i in shown:
+            if i is None:
+                table.rows.append(["…"] * len(header))
+                continue
+            row = [labels[i]]
+            row += ["…" if j is None else render.number(matrix[i, j]) for j in shown]
+            table.rows.append(row)
+        eigenvalues = np.linalg.eigvalsh((matrix + matrix.T) / 2)
+        gradient = np.concatenate(
+            [np.ravel(np.asarray(block)) for block in derivatives.jacobians[name]]
+        )
+        listed = [
+            render.number(v)
+            for v in eigenvalues[[i for i in render.elided(len(eigenvalues)) if i is not None]]
+        ]
+        if len(eigenvalues) > 10:
+            listed.insert(3, "…")
+        table.notes.append("eigenvalues: " + ", ".join(listed))
+        table.notes.append(eigen_verdict(eigenvalues, float(np.linalg.norm(gradient))))
+        sections.append(table)
+    return sections
+
+
+def orders_table(tape: Tape) -> Table | None:
+    derivatives = tape._derivatives
+    if not derivatives.orders:
+        return None
+    order = tape._options.order
+    table = Table(
+        title="Higher derivatives (scalar inputs)",
+        header=["", *[f"order {k}" for k in range(1, order + 1)]],
+    )
+    for name in derivatives.targets:
+        for source in derivatives.sources:
+            values = derivatives.orders.get((name, source.name))
+            if values is not None:
+                label = f"d{tape._program.label(name)}/d{source.name}"
+                table.rows.append([label, *[render.number(v) for v in values]])
+    return table
+
+
+def check_table(tape: Tape) -> Table | None:
+    checks = tape._checks
+    if not checks:
+        return None
+    table = Table(
+        title="Finite-difference check (central differences)",
+        header=["", "autodiff", "finite difference", "error", ""],
+    )
+    disagreements = []
+    for check in checks:
+        index = f"[{','.join(map(str, check.index))}]" if check.index else ""
+        label = f"∂{tape._program.label(check.target)}/∂{check.source}{index}"
+        table.rows.append(
+            [
+                label,
+                render.number(check.autodiff),
+                render.number(check.estimate),
+                render.number(check.relative_error, 2),
+                "ok" if check.agrees else "DISAGREES",
+            ]
+        )
+        if not check.agrees:
+            disagreements.append(label)
+    if disagreements:
+        table.notes.append(
+            f"Warning: autodiff and finite differences disagree for {', '.join(disagreements)}: "
+            "the function may not be differentiable there, or the step is too coarse."
+        )
+    return table
+
+
+def operations_section(tape: Tape) -> str | None:
+    recorded = tape._derivatives.operations
+    if recorded is None:
+        return None
+    lines = ["Recorded operations"]
+    if tape._derivatives.operations_linearised:
+        lines[0] += (
+            " (the cell branches on input values, so these are the linearised operations"
+            " recorded at this point)"
+        )
+    current = object()
+    for operation in recorded:
+        if operation.line != current:
+            current = operation.line
+            source = tape._program.analysis.line(operation.line) if operation.line else ""
+            lines.append(
+                f"  line {operation.line}: {source}" if operation.line else "  (no cell line)"
+            )
+        lines.append(f"    {operation.text}")
+    if len(lines) == 1:
+        lines.append("  (none: the targets do not depend on the inputs)")
+    return "\n".join(lines)
+
+
+def tape_sections(tape: Tape) -> list[Table | str]:
+    sections: list[Table | str] = [derivative_table(tape)]
+    sections += hessian_sections(tape)
+    for optional in (orders_table(tape), check_table(tape), operations_section(tape)):
+        if optional is not None:
+            sections.append(optional)
+    return sections

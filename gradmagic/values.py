@@ -1,0 +1,46 @@
+"""Classifying notebook values: which ones can be differentiated.
+
+Only NumPy is imported here, so the magics can validate ``--wrt`` names before JAX loads.
+A value is *floating* when it is a real floating scalar or array: a Python ``float``, a
+NumPy floating scalar/array, or a JAX array/tracer with a floating dtype.  Integers,
+booleans, complex numbers, strings, functions and modules never are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def is_floating(value: Any) -> bool:
+    """True for real floating scalars and arrays (Python, NumPy or JAX)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return True
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or not hasattr(value, "shape"):
+        return False
+    try:
+        return bool(np.issubdtype(np.dtype(dtype), np.floating))
+    except TypeError:
+        return False
+
+
+def describe(value: Any) -> str:
+    """A short description of a value's kind for error messages: 'an int', 'a function'."""
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an int"
+    if isinstance(value, str):
+        return "a string"
+    if callable(value):
+        return "a function"
+    if type(value).__name__ == "module":
+        return "a module"
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and hasattr(value, "shape"):
+        return f"an array of dtype {np.dtype(dtype).name}"
+    return f"a {type(value).__name__}"

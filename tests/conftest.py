@@ -1,0 +1,60 @@
+"""Shared fixtures: a real IPython shell with gradmagic loaded and a clean namespace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+
+class Notebook:
+    """Runs cells in a real InteractiveShell, the way a notebook would."""
+
+    def __init__(self, shell: InteractiveShell) -> None:
+        self.shell = shell
+
+    @property
+    def ns(self) -> dict[str, Any]:
+        return self.shell.user_ns
+
+    def run(self, source: str) -> Any:
+        """Run a cell that must succeed; return its result (what Out[] would show)."""
+        result = self.shell.run_cell(source, store_history=False)
+        if result.error_before_exec is not None:
+            raise result.error_before_exec
+        if result.error_in_exec is not None:
+            raise result.error_in_exec
+        return result.result
+
+    def capture(self, source: str) -> tuple[Any, Any]:
+        """Run a cell, returning (result, captured output: stdout and displays)."""
+        with capture_output() as captured:
+            result = self.shell.run_cell(source, store_history=False)
+        return result, captured
+
+    def error(self, source: str) -> BaseException:
+        """Run a cell that must fail; return the exception."""
+        with capture_output():
+            result = self.shell.run_cell(source, store_history=False)
+        error = result.error_in_exec or result.error_before_exec
+        assert error is not None, f"expected {source!r} to fail"
+        return error
+
+    def user_names(self) -> dict[str, Any]:
+        """The user's variables (IPython's own bookkeeping left out), for snapshots."""
+        hidden = set(self.shell.user_ns_hidden) | {"_tape", "_min"}
+        return {k: v for k, v in self.ns.items() if not k.startswith("_") and k not in hidden}
+
+
+@pytest.fixture
+def nb() -> Notebook:
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=False)
+    with capture_output():
+        shell.run_cell("%load_ext gradmagic", store_history=False)
+    from gradmagic.settings import settings
+
+    settings.precision, settings.jit = 6, False
+    return Notebook(shell)
