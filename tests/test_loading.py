@@ -1,0 +1,78 @@
+"""Loading, unloading, %gradmagic, and keeping imports light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from IPython.core.error import UsageError
+
+from gradmagic.settings import settings
+
+
+def test_load_twice_is_harmless_and_unload_removes(nb):
+    nb.run("%load_ext gradmagic")
+    nb.run("%reload_ext gradmagic")
+    assert nb.shell.find_cell_magic("tape") is not None
+    nb.run("%unload_ext gradmagic")
+    for name in ("grad", "hessian", "minimize", "gradmagic"):
+        assert nb.shell.find_line_magic(name) is None
+    assert nb.shell.find_cell_magic("tape") is None
+    nb.run("%load_ext gradmagic")
+    assert nb.shell.find_line_magic("grad") is not None
+
+
+def test_gradmagic_reports_versions_backend_and_settings(nb):
+    _, captured = nb.capture("%gradmagic")
+    assert "gradmagic 0.1.0" in captured.stdout
+    assert "backend cpu" in captured.stdout or "backend gpu" in captured.stdout
+    assert "settings: precision=6 x64=off jit=off" in captured.stdout
+
+
+def test_gradmagic_settings_change_and_validate(nb):
+    try:
+        nb.run("%gradmagic precision=4 jit=on")
+        assert settings.precision == 4 and settings.jit
+        nb.run("x = 2.0")
+        tape = nb.run("%%tape\ny = x**3")  # jit=on compiles every tape
+        assert float(tape.gradient("y", "x")) == 12.0
+        error = nb.error("%gradmagic precison=3")
+        assert isinstance(error, UsageError) and "Did you mean precision?" in str(error)
+        error = nb.error("%gradmagic precision=zero")
+        assert isinstance(error, UsageError) and "whole number" in str(error)
+        nb.run("%gradmagic x64=on")
+        tape = nb.run("%%tape\ny = x**3")
+        assert tape.values["y"] == 8.0 and str(tape.gradient("y", "x").dtype) == "float64"
+    finally:
+        nb.run("%gradmagic x64=off jit=off precision=6")
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_import_gradmagic_is_light():
+    modules = _modules_after("import gradmagic")
+    assert "jax" not in modules and "optax" not in modules and "matplotlib" not in modules
+
+
+def test_core_modules_do_not_import_ipython():
+    modules = _modules_after(
+        "import gradmagic.core, gradmagic.cell, gradmagic.tape, gradmagic.engine, gradmagic.render"
+    )
+    assert "IPython" not in modules
+    assert "jax" in modules
+
+
+def test_load_ext_in_plain_ipython_does_not_import_jax():
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "import sys\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.run_cell('%load_ext gradmagic')\n"
+        "print('jax' in sys.modules, shell.find_cell_magic('tape') is not None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["False", "True"]
