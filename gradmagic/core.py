@@ -141,14 +141,27 @@ class CellProgram:
         return name
 
 
-def as_array(value: Any) -> jax.Array:
-    """A floating value as a strongly typed JAX array of the session's float width."""
-    array = jnp.asarray(value)
-    if not jnp.issubdtype(array.dtype, jnp.floating):
-        array = array.astype(jnp.result_type(float))
-    elif isinstance(value, float):
-        array = array.astype(jnp.result_type(float))  # drop the weak type of Python floats
-    return array
+def default_float() -> Any:
+    """The session's float dtype: float64 with ``%gradmagic x64=on``, else float32."""
+    return np.float64 if jax.config.jax_enable_x64 else np.float32
+
+
+def as_array(value: Any) -> Any:
+    """A floating value as a strongly typed array of the session's float width.
+
+    JAX arrays that already are floating pass through; everything else becomes a NumPy
+    array (cheap: no device dispatch, and jitted programs take it directly).
+    """
+    if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating):
+        if not getattr(value, "weak_type", False):
+            return value
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and np.issubdtype(np.dtype(dtype), np.floating):
+        wanted = np.dtype(dtype) if jax.config.jax_enable_x64 else np.dtype(np.float32)
+        if np.dtype(dtype).itemsize < 4:
+            wanted = np.dtype(dtype)  # keep float16/bfloat16 as they are
+        return np.asarray(value, dtype=wanted)
+    return np.asarray(value, dtype=default_float())
 
 
 def cell_function(
@@ -539,7 +552,7 @@ def _fingerprint(value: Any) -> Any:
 
 def _aval(value: Any) -> tuple[tuple[int, ...], str]:
     array = as_array(value)
-    return (tuple(array.shape), str(array.dtype))
+    return (tuple(np.shape(array)), str(array.dtype))
 
 
 def compiled_cache_size() -> int:

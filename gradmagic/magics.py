@@ -60,6 +60,11 @@ class GradMagics(Magics):
         __tracebackhide__ = True
         exec(code, self.shell.user_ns)
 
+    @functools.lru_cache(maxsize=128)  # noqa: B019 - one instance per shell, few cells
+    def _transformed(self, cell: str) -> str:
+        """The cell with IPython syntax (%magics, !shell) turned into Python."""
+        return self.shell.transform_cell(cell)
+
     def _filename(self, source: str) -> str:
         """A cell filename IPython knows (its tracebacks show the lines)."""
         number = getattr(self.shell, "execution_count", 0)
@@ -150,7 +155,7 @@ class GradMagics(Magics):
             show_tape=args.show_tape,
             unconnected=args.unconnected,
         )
-        source = self.shell.transform_cell(cell)
+        source = self._transformed(cell)
         result = record_tape(
             source, self._filename(source), self.shell.user_ns, request, self._execute
         )

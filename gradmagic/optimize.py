@@ -57,7 +57,7 @@ __all__ = [
 CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one program
 CHUNK_SECONDS = 0.2  # aim for a progress report / interrupt check this often
 FIRST_CHUNK = 8  # steps in the first chunk of a never-timed program (its speed is unknown)
-PATH_LIMIT = 10_000  # record the per-step path only when all variables hold <= this many numbers
+PATH_LIMIT = 1_000  # record the per-step path only when all variables hold <= this many numbers
 DENSE_HESSIAN_LIMIT = 1_500  # above this many numbers, eigenvalues come from power iteration
 CACHE_SIZE = 64  # compiled programs kept (least recently used dropped first)
 
@@ -117,11 +117,11 @@ _CURATED: tuple[OptimizerSpec, ...] = (
         summary="L-BFGS, zoom line search",
     ),
 )
-_ALIASES = {"gd": "sgd", "l-bfgs": "lbfgs", "l_bfgs": "lbfgs", "bfgs": "lbfgs"}
+_ALIASES = {"gd": "sgd", "l-bfgs": "lbfgs", "l_bfgs": "lbfgs"}
 _MOMENTUM_PARAMS = ("b1", "momentum", "beta", "decay")  # first one present names the momentum
 
 
-def _returns_transformation(fn: Callable[..., Any], sig: inspect.Signature) -> bool:
+def _returns_transformation(sig: inspect.Signature) -> bool:
     """True when the annotation says the factory builds an optax GradientTransformation."""
     ann = sig.return_annotation
     if isinstance(ann, type):
@@ -134,8 +134,8 @@ def _spec_from_optax(name: str, fn: Callable[..., Any]) -> OptimizerSpec | None:
 
     An optimizer here is a function whose first parameter is ``learning_rate`` and whose other
     parameters all have defaults.  Integer options become static (a traced int would break
-    Python-level shape logic); the first float default among :data:`_MOMENTUM_PARAMS` is the
-    momentum the user can set.
+    Python-level shape logic); the first of :data:`_MOMENTUM_PARAMS` whose default is a float
+    in [0, 1) is the momentum the user can set.
     """
     if name.startswith(("scale_by", "_")) or inspect.isclass(fn) or not callable(fn):
         return None
@@ -144,7 +144,7 @@ def _spec_from_optax(name: str, fn: Callable[..., Any]) -> OptimizerSpec | None:
     except (TypeError, ValueError):
         return None
     params = list(sig.parameters.values())
-    if not params or params[0].name != "learning_rate" or not _returns_transformation(fn, sig):
+    if not params or params[0].name != "learning_rate" or not _returns_transformation(sig):
         return None
     rest = params[1:]
     if any(p.default is inspect.Parameter.empty for p in rest):
@@ -159,7 +159,9 @@ def _spec_from_optax(name: str, fn: Callable[..., Any]) -> OptimizerSpec | None:
     defaults = {p.name: p.default for p in rest}
     momentum_name = next((m for m in _MOMENTUM_PARAMS if _is_momentum(defaults.get(m))), None)
     default = defaults[momentum_name] if momentum_name else None
-    return OptimizerSpec(name, momentum_name, default, fn, static_args=static)
+    return OptimizerSpec(
+        name, momentum_name, default, fn, static_args=static, summary=f"optax.{name}"
+    )
 
 
 def _is_momentum(default: Any) -> bool:
@@ -209,7 +211,7 @@ def _make_optimizer(
     if spec.momentum_name is not None:
         kwargs[spec.momentum_name] = momentum
     if "key" in spec.static_args:  # noisy optimizers: a fixed seed keeps runs reproducible
-        kwargs["key"] = jax.random.PRNGKey(0)
+        kwargs["key"] = 0
     injected = optax.inject_hyperparams(spec.factory, static_args=spec.static_args)
     return _scalars_as_vectors(injected(**kwargs))
 
@@ -282,48 +284,51 @@ def _default_float() -> np.dtype:
     return np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
 
 
-def _as_param(value: Any, label: str) -> Any:
+def _as_param(value: Any, label: str, example: str) -> Any:
     """Turn one starting value into a float array JAX accepts, or explain what is wrong.
 
     Python floats become numpy arrays of JAX's default float width (strongly typed, so the
     compiled loop's carry types are stable); float64 numpy data is narrowed when x64 is off;
-    JAX arrays are passed through untouched (no device round trip).
+    JAX arrays are passed through untouched (no device round trip).  ``label`` names the
+    variable in messages, ``example`` is the name used in the suggested fix.
     """
     if isinstance(value, numbers.Integral):  # bool included
+        kind = "a boolean" if isinstance(value, (bool, np.bool_)) else "an integer"
         raise GradmagicError(
-            f"{label} is an integer ({value!r}); gradients need floats: make it a float, "
-            f"e.g. x = {float(value)!r}."
+            f"The starting value of {label} is {kind} ({value}); gradients need floats: "
+            f"make it a float, e.g. {example} = {float(value)!r}."
         )
     if isinstance(value, float):
         return np.asarray(value, dtype=_default_float())
-    if isinstance(value, jax.Array):
-        dtype = value.dtype
-    else:
+    if not isinstance(value, jax.Array):
         try:
-            value = np.asarray(value)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not numeric"
+            array = np.asarray(value)
+        except (TypeError, ValueError):
+            array = np.asarray(None)
+        if array.dtype.kind not in "fiubc" and not jnp.issubdtype(array.dtype, jnp.floating):
             raise GradmagicError(
-                f"{label} must be a float or an array of floats, got {type(value).__name__}."
-            ) from exc
-        dtype = value.dtype
-    _check_param_dtype(dtype, label)
-    if isinstance(value, np.ndarray) and dtype == np.float64 and not jax.config.jax_enable_x64:
-        value = value.astype(np.float32)
+                f"The starting value of {label} must be a float or an array of floats, "
+                f"got {type(value).__name__}."
+            )
+        value = array
+    _check_param_dtype(value.dtype, label, example)
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        value = value.astype(_default_float(), copy=False)
     return value
 
 
-def _check_param_dtype(dtype: np.dtype, label: str) -> None:
+def _check_param_dtype(dtype: np.dtype, label: str, example: str) -> None:
     """Only real floating dtypes can be optimised; say how to fix the others."""
     if dtype.kind == "f" or jnp.issubdtype(dtype, jnp.floating):
         return
     if dtype.kind in "iub":
         raise GradmagicError(
-            f"{label} holds integers ({dtype}); gradients need floats: make it a float, "
-            "e.g. x = 1.0 or x = np.array([1.0, 2.0])."
+            f"The starting value of {label} holds integers ({dtype}); gradients need floats: "
+            f"make it a float, e.g. {example} = 1.0 or {example} = np.array([1.0, 2.0])."
         )
-    if dtype.kind == "c":
-        raise GradmagicError(f"{label} is complex ({dtype}); only real floats can be minimised.")
-    raise GradmagicError(f"{label} must be a float or an array of floats, not {dtype}.")
+    raise GradmagicError(
+        f"The starting value of {label} is complex ({dtype}); only real floats can be minimised."
+    )
 
 
 def _as_params(initial: Sequence[Any], names: Sequence[str] | None) -> tuple:
@@ -333,34 +338,41 @@ def _as_params(initial: Sequence[Any], names: Sequence[str] | None) -> tuple:
     if not initial:
         raise GradmagicError("Nothing to minimise over: name at least one variable.")
     count = len(initial)
-    return tuple(_as_param(v, _label(names, i, count)) for i, v in enumerate(initial))
+    return tuple(
+        _as_param(v, _label(names, i, count), names[i] if names and i < len(names) else "x")
+        for i, v in enumerate(initial)
+    )
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+def _as_real(value: Any) -> float | None:
+    """``value`` as a Python float when it is a real number (not bool/str), else None."""
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_settings(
     spec: OptimizerSpec, lr: Any, steps: Any, momentum: Any, tol: Any
 ) -> tuple[float, int, float | None, float | None]:
     """Validate the loop settings and return them as plain Python numbers."""
-    if not _is_real(lr) or not math.isfinite(lr) or lr <= 0:
+    rate = _as_real(lr)
+    if rate is None or not math.isfinite(rate) or rate <= 0:
         raise GradmagicError(f"lr must be a positive number, got {lr!r} (e.g. lr=0.01).")
-    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
+    count = _as_real(steps)
+    if count is None or not count.is_integer() or count < 1:
         raise GradmagicError(f"steps must be a whole number >= 1, got {steps!r} (e.g. steps=1000).")
-    if steps >= 2**31 - CHUNK:
-        raise GradmagicError(f"steps must be below 2**31, got {steps}.")
-    if tol is not None and (not _is_real(tol) or not math.isfinite(tol) or tol <= 0):
+    if count >= 2**31 - CHUNK:
+        raise GradmagicError(f"steps must be below 2**31, got {steps!r}.")
+    limit = None if tol is None else _as_real(tol)
+    if tol is not None and (limit is None or not math.isfinite(limit) or limit <= 0):
         raise GradmagicError(
             f"tol must be a positive number, got {tol!r} (e.g. tol=1e-6); it stops the run "
             "once the gradient norm falls below it."
         )
-    return (
-        float(lr),
-        int(steps),
-        _check_momentum(spec, momentum),
-        None if tol is None else float(tol),
-    )
+    return rate, int(count), _check_momentum(spec, momentum), limit
 
 
 def _check_momentum(spec: OptimizerSpec, momentum: Any) -> float | None:
@@ -373,12 +385,13 @@ def _check_momentum(spec: OptimizerSpec, momentum: Any) -> float | None:
             f"{spec.name} has no momentum setting; use an optimizer that has one "
             f"({', '.join(with_momentum)}), e.g. optimizer=momentum."
         )
-    if not _is_real(momentum) or not 0 <= momentum < 1:
+    value = _as_real(momentum)
+    if value is None or not 0 <= value < 1:
         raise GradmagicError(
             f"momentum must be a number in [0, 1), got {momentum!r} "
             f"(it is {spec.name}'s {spec.momentum_name}; e.g. momentum=0.9)."
         )
-    return float(momentum)
+    return value
 
 
 def _check_objective(
@@ -438,11 +451,10 @@ def _check_dependence(closed: Any, count: int, names: Sequence[str] | None) -> N
             "(not a copy, a rounded value or a stop_gradient)."
         )
     if missing:
+        them = "it" if len(missing) == 1 else "them"
         raise GradmagicError(
-            f"The objective does not depend on {', '.join(missing)}, so minimising over "
-            f"{'it' if len(missing) == 1 else 'them'} does nothing; remove "
-            f"{'it' if len(missing) == 1 else 'them'} from the variables or use "
-            f"{'it' if len(missing) == 1 else 'them'} in the expression."
+            f"The objective does not depend on {', '.join(missing)}, so minimising over {them} "
+            f"does nothing; remove {them} from the variables or use {them} in the expression."
         )
 
 
@@ -667,9 +679,8 @@ def minimize(
     history = np.concatenate(
         [np.reshape(loss0, 1)] + [c[0][:n] for n, c in zip(ran, chunks, strict=True)]
     )
-    path = _assemble_path(first, chunks, ran) if program.record_path else ()
     step, loss, gnorm, done, diverged = status
-    if diverged >= 0:
+    if diverged >= 0:  # never hand back non-finite values: restore the start
         final, loss, gnorm = first, start[1], start[2]
     return OptimizationRun(
         values=tuple(_host_value(o, v) for o, v in zip(initial, final, strict=True)),
@@ -681,7 +692,7 @@ def minimize(
         diverged_at=diverged if diverged >= 0 else None,
         interrupted=interrupted,
         history=history,
-        path=path,
+        path=_assemble_path(first, chunks, ran) if program.record_path else (),
         optimizer=spec.name,
         lr=lr,
         momentum=momentum,
@@ -700,6 +711,14 @@ def _finished(status: _Status, steps: int) -> bool:
     return step >= steps or done or diverged >= 0
 
 
+class _Progress(NamedTuple):
+    """Everything finished so far; replaced as a whole so Ctrl-C never sees half an update."""
+
+    carry: _Carry
+    status: _Status
+    outputs: tuple  # linked list: (earlier, (steps_run, chunk_outputs)) or ()
+
+
 def _run_chunks(
     program: _Program,
     carry: _Carry,
@@ -712,31 +731,35 @@ def _run_chunks(
 
     Chunk sizes follow the measured time per step so each takes about :data:`CHUNK_SECONDS`
     (a slow objective still reports progress and reacts to Ctrl-C); the estimate is kept on
-    the program so the next run starts with full-size chunks.  On Ctrl-C the chunk in flight
-    is dropped and the last finished state is returned.  Returns the final carry, its status,
-    ``[(steps_run, outputs)]`` per chunk and whether it was interrupted.
+    the program so the next run starts with full-size chunks.  On Ctrl-C (during a chunk or
+    raised by ``on_progress``) the chunk in flight is dropped and the last finished state is
+    returned.  Returns the final carry, its status, ``[(steps_run, outputs)]`` per chunk and
+    whether it was interrupted.
     """
-    outputs: list = []
-    while not _finished(status, steps):
-        try:
-            started = time.perf_counter()
-            new_carry, summary, out = program.chunk(
-                carry, aux, _chunk_limit(program.seconds_per_step)
-            )
-            new_status = _status(summary)
-            elapsed = time.perf_counter() - started
-        except KeyboardInterrupt:
-            return carry, status, outputs, True
-        ran = new_status[0] - status[0]
-        program.seconds_per_step = elapsed / max(ran, 1)
-        carry, status = new_carry, new_status
-        outputs.append((ran, out))
-        if on_progress is not None:
-            try:
-                on_progress(status[0], status[1])
-            except KeyboardInterrupt:
-                return carry, status, outputs, True
-    return carry, status, outputs, False
+    done = _Progress(carry, status, ())
+    interrupted = False
+    try:
+        while not _finished(done.status, steps):
+            done = _next_chunk(program, done, aux)
+            if on_progress is not None:
+                on_progress(done.status[0], done.status[1])
+    except KeyboardInterrupt:
+        interrupted = True
+    outputs, node = [], done.outputs
+    while node:
+        node, item = node
+        outputs.append(item)
+    return done.carry, done.status, outputs[::-1], interrupted
+
+
+def _next_chunk(program: _Program, done: _Progress, aux: Any) -> _Progress:
+    """Run one chunk, wait for its status, and time it to size the next one."""
+    started = time.perf_counter()
+    carry, summary, out = program.chunk(done.carry, aux, _chunk_limit(program.seconds_per_step))
+    status = _status(summary)
+    ran = status[0] - done.status[0]
+    program.seconds_per_step = (time.perf_counter() - started) / max(ran, 1)
+    return _Progress(carry, status, (done.outputs, (ran, out)))
 
 
 def _chunk_limit(seconds_per_step: float | None) -> int:
@@ -850,7 +873,7 @@ def divergence_message(
     )
     try:
         lo, hi, _ = suggested_learning_rate(objective, initial, aux)
-    except Exception:  # noqa: BLE001 - advice is best effort; the run already failed
+    except Exception:  # advice is best effort; the run itself already failed
         return f"{head} Try a smaller lr, e.g. lr={run.lr / 10:g}."
     if not hi > 0:
         return (
