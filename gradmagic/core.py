@@ -152,9 +152,9 @@ def as_array(value: Any) -> Any:
     JAX arrays that already are floating pass through; everything else becomes a NumPy
     array (cheap: no device dispatch, and jitted programs take it directly).
     """
-    if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating):
-        if not getattr(value, "weak_type", False):
-            return value
+    floating_jax = isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating)
+    if floating_jax and not getattr(value, "weak_type", False):
+        return value
     dtype = getattr(value, "dtype", None)
     if dtype is not None and np.issubdtype(np.dtype(dtype), np.floating):
         wanted = np.dtype(dtype) if jax.config.jax_enable_x64 else np.dtype(np.float32)
