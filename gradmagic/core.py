@@ -532,7 +532,7 @@ _COMPILED: OrderedDict[Any, _CompiledTape] = OrderedDict()
 _COMPILED_LIMIT = 64
 
 
-def _fingerprint(value: Any) -> Any:
+def fingerprint(value: Any) -> Any:
     """What a non-floating value contributes to a compiled program's cache key."""
     if isinstance(value, bool | int | str | bytes | type(None)):
         return (type(value).__name__, value)
@@ -540,7 +540,7 @@ def _fingerprint(value: Any) -> Any:
         return ("tuple", value)
     if callable(value) and hasattr(value, "__code__") and hasattr(value, "__globals__"):
         read = [
-            (name, _fingerprint(value.__globals__[name]))
+            (name, fingerprint(value.__globals__[name]))
             for name in value.__code__.co_names
             if name in value.__globals__
             and not is_floating(value.__globals__[name])
@@ -576,7 +576,7 @@ def _compiled(
     )
     static = tuple(
         sorted(
-            (n, _fingerprint(v))
+            (n, fingerprint(v))
             for n, v in program.frozen.items()
             if not is_floating(v) and n not in source_names
         )

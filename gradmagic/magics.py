@@ -233,11 +233,108 @@ class GradMagics(Magics):
             print(environment_report())
 
     # ------------------------------------------------------------------ %minimize
+    @magic_arguments()
+    @argument(
+        "--wrt",
+        metavar="NAMES",
+        help="Variables to optimise, comma-separated (may be omitted when the objective reads exactly one floating name).",
+    )
+    @argument(
+        "--of",
+        metavar="NAME",
+        help="Cell form: the variable the cell assigns that is the objective (default: its last expression).",
+    )
+    @argument(
+        "--optimizer",
+        default="sgd",
+        help="sgd (default), momentum, nesterov, adam, adamw, adagrad, rmsprop, lbfgs, or any optax optimizer by name.",
+    )
+    @argument("--lr", type=float, default=0.01, help="Learning rate (default 0.01).")
+    @argument("--steps", type=int, default=1000, help="Number of steps (default 1000).")
+    @argument("--momentum", type=float, help="Momentum (or β1, decay) where the optimizer has one.")
+    @argument("--tol", type=float, help="Stop early once the gradient norm is below this.")
+    @argument(
+        "--compare",
+        metavar="OPTIMIZERS",
+        help="Run each optimizer (comma-separated) from the same start; variables unchanged.",
+    )
+    @argument(
+        "--plot",
+        action="store_true",
+        help="Also draw the path over the objective's curve or contours.",
+    )
+    @argument(
+        "--widgets",
+        action="store_true",
+        help="An interactive panel: learning rate, optimizer, steps, momentum, start.",
+    )
+    @argument("--name", metavar="VAR", help="Also store the result as VAR.")
+    @argument(
+        "--quiet", action="store_true", help="Display nothing (the result is still stored as _min)."
+    )
     @line_cell_magic
     @_usage_errors("minimize")
     def minimize(self, line: str, cell: str | None = None) -> Any:
-        """Minimise an objective with an optax optimizer (see the %minimize issue)."""
-        raise GradmagicError("%minimize is not available yet in this version of gradmagic.")
+        """Minimise an objective with an optax optimizer, in one compiled loop.
+
+        Example::
+
+            %minimize a*x**2 + b*x + c --wrt x --lr 0.01 --steps 1000
+
+        The objective is an expression, a zero-argument function reading globals (``f``), a
+        call (``f(x)``), a target of the last %%tape, or (cell form) the cell's last
+        expression.  The optimum is written back to the notebook; the result is ``_min``.
+        """
+        __tracebackhide__ = True
+        from gradmagic import minimizing
+
+        if cell is None:
+            objective, option_text = line_options.split_expression(line)
+        else:
+            objective, option_text = "", line
+        args = _parse(self.minimize, option_text, "minimize")
+        wrt = line_options.names(args.wrt, "--wrt")
+        namespace = self.shell.user_ns
+        if cell is None:
+            if args.of is not None:
+                raise GradmagicError(
+                    "--of is for the cell form (%%minimize); in a line, the expression is the objective."
+                )
+            problem = minimizing.problem_from_line(
+                objective, namespace, wrt, namespace.get("_tape")
+            )
+        else:
+            source = self._transformed(cell)
+            problem = minimizing.problem_from_cell(
+                source, self._filename(source), namespace, wrt, args.of
+            )
+        settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
+        if args.widgets:
+            from gradmagic.widgets import OptimizerPanel
+
+            panel = OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
+            return panel
+        if args.compare:
+            optimizers = line_options.names(args.compare, "--compare")
+            result = minimizing.compare_optimizers(problem, optimizers, **settings)
+            runs = list(result.results.values())
+        else:
+            result = minimizing.minimize_problem(
+                problem, namespace, optimizer=args.optimizer, **settings
+            )
+            runs = [result]
+        namespace["_min"] = result
+        if args.name:
+            namespace[args.name] = result
+        if args.quiet:
+            return None
+        from IPython.display import display
+
+        from gradmagic.plots import show_minimization
+
+        display(result)
+        show_minimization(problem, runs, with_path=args.plot or bool(args.compare))
+        return None
 
 
 def environment_report() -> str:

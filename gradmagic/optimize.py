@@ -194,9 +194,9 @@ def resolve_optimizer(name: str) -> OptimizerSpec:
     spec = _registry().get(key)
     if spec is None:
         known = known_optimizers()
+        hint = did_you_mean(key, [s.name for s in _CURATED]) or did_you_mean(key, known)
         raise GradmagicError(
-            f"Unknown optimizer {name!r}.{did_you_mean(key, known)} "
-            f"Known optimizers: {', '.join(known)}."
+            f"Unknown optimizer {name!r}.{hint} Known optimizers: {', '.join(known)}."
         )
     return spec
 
@@ -680,10 +680,11 @@ def minimize(
         [np.reshape(loss0, 1)] + [c[0][:n] for n, c in zip(ran, chunks, strict=True)]
     )
     step, loss, gnorm, done, diverged = status
-    if diverged >= 0:  # never hand back non-finite values: restore the start
-        final, loss, gnorm = first, start[1], start[2]
+    restore = diverged >= 0 or step == 0  # never hand back non-finite values
+    if restore:
+        loss, gnorm = start[1], start[2]
     return OptimizationRun(
-        values=tuple(_host_value(o, v) for o, v in zip(initial, final, strict=True)),
+        values=_host_values(initial, first if restore else final, exact=restore),
         loss=loss,
         grad_norm=gnorm,
         steps=step,
@@ -779,11 +780,16 @@ def _assemble_path(first: tuple, chunks: list, ran: list[int]) -> tuple:
     )
 
 
-def _host_value(original: Any, value: Any) -> Any:
-    """Python float for a Python-float start (so write-back keeps its type), else numpy."""
-    if isinstance(original, float):
-        return float(value)
-    return np.asarray(value)
+def _host_values(initial: Sequence[Any], values: tuple, exact: bool) -> tuple:
+    """Python floats for Python-float starts (so write-back keeps the type), else numpy.
+
+    With ``exact`` (diverged, or no step taken) a Python float start comes back as given,
+    not rounded through float32.
+    """
+    return tuple(
+        (o if exact else float(v)) if isinstance(o, float) else np.asarray(v)
+        for o, v in zip(initial, values, strict=True)
+    )
 
 
 # --------------------------------------------------------------------------- step size

@@ -142,3 +142,71 @@ def plot_tape(tape: Tape) -> None:
             f"contours of {label} over {n0}, {n1} with the gradient at ({point[0]:g}, {point[1]:g})"
         )
     show_png(figure, description)
+
+
+def _path_extent(paths: list[np.ndarray], center: float) -> tuple[float, float]:
+    finite = np.concatenate([p[np.isfinite(p)] for p in paths] + [np.array([center])])
+    low, high = float(finite.min()), float(finite.max())
+    span = max(high - low, 1e-3 * max(1.0, abs(center)), 0.5)
+    return low - 0.25 * span, high + 0.25 * span
+
+
+def draw_minimization(figure: Figure, problem: Any, results: list[Any], with_path: bool) -> None:
+    """Loss curves (left) and, for one or two scalar variables, paths (right)."""
+    scalar = all(np.shape(value) == () for value in problem.start)
+    show_path = with_path and scalar and len(problem.variables) in (1, 2)
+    curves = figure.add_subplot(1, 2 if show_path else 1, 1)
+    for result in results:
+        history = np.asarray(result.history, dtype=float)
+        curves.plot(np.arange(len(history)), history, label=result.optimizer)
+    finite = np.concatenate([np.asarray(r.history, dtype=float) for r in results])
+    finite = finite[np.isfinite(finite)]
+    if finite.size and finite.min() > 0 and finite.max() / max(finite.min(), 1e-300) > 100:
+        curves.set_yscale("log")
+    curves.set_xlabel("step")
+    curves.set_ylabel("objective")
+    curves.set_title("loss curve")
+    if len(results) > 1:
+        curves.legend()
+    if not show_path:
+        return
+    axes = figure.add_subplot(1, 2, 2)
+    aux = problem.aux()
+
+    def objective(*values: Any) -> Any:
+        return problem.objective(tuple(values), aux)
+
+    names = problem.variables
+    if len(names) == 1:
+        paths = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
+        low, high = _path_extent(paths, float(problem.start[0]))
+        xs = np.linspace(low, high, 200)
+        axes.plot(xs, evaluate_on(objective, [], [xs]), color="gray")
+        for result, path in zip(results, paths, strict=False):
+            values = evaluate_on(objective, [], [path])
+            axes.plot(path, values, ".-", markersize=3, label=result.optimizer)
+        axes.set_xlabel(names[0])
+        axes.set_ylabel(problem.label)
+    else:
+        paths0 = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
+        paths1 = [np.asarray(r.path[names[1]], dtype=float) for r in results if r.path]
+        low0, high0 = _path_extent(paths0, float(problem.start[0]))
+        low1, high1 = _path_extent(paths1, float(problem.start[1]))
+        mesh0, mesh1 = np.meshgrid(np.linspace(low0, high0, 60), np.linspace(low1, high1, 60))
+        zs = evaluate_on(objective, [], [mesh0.ravel(), mesh1.ravel()]).reshape(mesh0.shape)
+        axes.contour(mesh0, mesh1, zs, levels=20, cmap="viridis", linewidths=0.8)
+        for result, p0, p1 in zip(results, paths0, paths1, strict=False):
+            axes.plot(p0, p1, ".-", markersize=3, label=result.optimizer)
+        axes.plot([float(problem.start[0])], [float(problem.start[1])], "o", color="black")
+        axes.set_xlabel(names[0])
+        axes.set_ylabel(names[1])
+    axes.set_title("path")
+    if len(results) > 1:
+        axes.legend()
+
+
+def show_minimization(problem: Any, results: list[Any], with_path: bool) -> None:
+    figure = new_figure(10.0 if with_path else 6.0, 4.0)
+    draw_minimization(figure, problem, results, with_path)
+    what = "loss curve" + (" and path" if with_path else "")
+    show_png(figure, f"{what} of {problem.label}")

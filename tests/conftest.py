@@ -34,6 +34,14 @@ class Notebook:
             result = self.shell.run_cell(source, store_history=False)
         return result, captured
 
+    def shown(self, source: str) -> str:
+        """Run a cell; return all the text it shows (printed and displayed text/plain)."""
+        result, captured = self.capture(source)
+        if result.error_in_exec is not None:
+            raise result.error_in_exec
+        texts = [output.data.get("text/plain", "") for output in captured.outputs]
+        return captured.stdout + "\n".join(texts)
+
     def error(self, source: str) -> BaseException:
         """Run a cell that must fail; return the exception."""
         with capture_output():

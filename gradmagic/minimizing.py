@@ -1,0 +1,334 @@
+"""What ``%minimize`` minimises: an objective built from notebook code, without IPython.
+
+A :class:`Problem` is a cell program (see :mod:`gradmagic.core`), the output that is the
+objective, the variables to optimise and their starting values.  It can come from
+
+* an expression: ``a*x**2 + b*x + c`` (jax.numpy names the notebook lacks are available),
+* the name of a zero-argument function reading notebook globals: ``f`` (called as ``f()``),
+* a call: ``f(x)``,
+* a target of the last ``%%tape``: ``y``,
+* a cell (``%%minimize``): its last expression, or ``--of NAME``.
+
+Other floating values the objective reads (directly, or as globals of a function it
+calls) are passed to the compiled loop as arguments, never baked in, so changing them
+in the notebook and re-running reuses the compiled program.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gradmagic.cell import LAST_EXPRESSION, analyse_cell
+from gradmagic.errors import GradmagicError
+from gradmagic.values import describe, is_floating
+
+
+@dataclass
+class Problem:
+    """An objective, its variables and where they start."""
+
+    program: Any  # gradmagic.core.CellProgram
+    output: str
+    label: str  # the objective as the user wrote it
+    variables: tuple[str, ...]
+    start: tuple[Any, ...]
+    dynamic: tuple[str, ...]  # other floating names read: passed as arguments
+    cache_key: tuple
+
+    def objective(self, params: tuple, aux: dict[str, Any]) -> Any:
+        """The objective as ``f(params, aux)``, the form the optimisation engine takes."""
+        overrides = dict(aux)
+        overrides.update(zip(self.variables, params, strict=True))
+        return self.program.run(overrides, None, [self.output])[self.output]
+
+    def aux(self) -> dict[str, Any]:
+        from gradmagic.core import as_array
+
+        return {name: as_array(self.program.frozen[name]) for name in self.dynamic}
+
+    def run(
+        self,
+        *,
+        optimizer: str = "sgd",
+        lr: float = 0.01,
+        steps: int = 1000,
+        momentum: float | None = None,
+        tol: float | None = None,
+        start: Sequence[Any] | None = None,
+        on_progress: Callable[[int, float], None] | None = None,
+    ) -> Any:
+        """One optimisation run from ``start`` (default: the notebook's values)."""
+        from gradmagic.optimize import minimize
+
+        return minimize(
+            self.objective,
+            tuple(start) if start is not None else self.start,
+            aux=self.aux(),
+            optimizer=optimizer,
+            lr=lr,
+            steps=steps,
+            momentum=momentum,
+            tol=tol,
+            cache_key=self.cache_key,
+            on_progress=on_progress,
+            names=self.variables,
+        )
+
+    def value_at(self, values: Sequence[Any]) -> float:
+        """The objective at other values of the variables (for plots)."""
+        return float(self.objective(tuple(values), self.aux()))
+
+
+def _function_globals(value: Any) -> list[str]:
+    code = getattr(value, "__code__", None)
+    return list(code.co_names) if code is not None else []
+
+
+def _candidates(program: Any, namespace: dict[str, Any]) -> list[str]:
+    """Floating names the objective reads: directly, or as globals of functions it calls."""
+    names = []
+    for name in program.analysis.reads:
+        value = namespace.get(name)
+        if is_floating(value) and name not in names:
+            names.append(name)
+        elif callable(value):
+            for inner in _function_globals(value):
+                if is_floating(namespace.get(inner)) and inner not in names:
+                    names.append(inner)
+    return names
+
+
+def _zero_argument_function(text: str, namespace: dict[str, Any]) -> bool:
+    import inspect
+
+    value = namespace.get(text)
+    if not text.isidentifier() or not callable(value) or is_floating(value):
+        return False
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):
+        return False
+    return all(
+        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in signature.parameters.values()
+    )
+
+
+def problem_from_line(
+    objective: str,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    last_tape: Any = None,
+) -> Problem:
+    """Build the problem for ``%minimize OBJECTIVE``."""
+    if not objective:
+        raise GradmagicError("Give an objective, e.g. %minimize a*x**2 + b*x + c --wrt x")
+    if (
+        last_tape is not None
+        and objective in last_tape.targets
+        and not callable(namespace.get(objective))
+    ):
+        program = last_tape._program
+        output = last_tape._target_name(objective)
+        return _problem(program, output, objective, namespace, wrt)
+    source = f"{objective}()" if _zero_argument_function(objective, namespace) else objective
+    program = _expression_program(source, namespace)
+    return _problem(program, LAST_EXPRESSION, objective, namespace, wrt)
+
+
+def problem_from_cell(
+    cell: str, filename: str, namespace: dict[str, Any], wrt: Sequence[str], of: str | None
+) -> Problem:
+    """Build the problem for ``%%minimize``: the cell's last expression or ``--of NAME``."""
+    from gradmagic.core import CellProgram
+
+    try:
+        analysis = analyse_cell(cell, filename)
+    except SyntaxError as error:
+        raise GradmagicError(
+            f"The cell is not valid Python: {error.msg} (line {error.lineno})."
+        ) from None
+    if of is not None:
+        if of not in analysis.assigns:
+            raise GradmagicError(
+                f"--of {of}: the cell does not assign {of}. Name a variable it assigns, "
+                "or end the cell with the objective expression."
+            )
+        output, label = of, of
+    elif analysis.last_expression is not None:
+        output, label = LAST_EXPRESSION, analysis.last_expression
+    else:
+        raise GradmagicError(
+            "End the cell with the objective (an expression), or name it with --of NAME."
+        )
+    program = CellProgram(
+        analysis, namespace, _frozen(analysis, namespace), _fallback(analysis, namespace)
+    )
+    return _problem(program, output, label, namespace, wrt)
+
+
+def _fallback(analysis: Any, namespace: dict[str, Any]) -> dict[str, Any]:
+    import jax.numpy as jnp
+
+    return {
+        name: getattr(jnp, name)
+        for name in analysis.reads
+        if name not in namespace and not hasattr(builtins, name) and hasattr(jnp, name)
+    }
+
+
+def _frozen(analysis: Any, namespace: dict[str, Any]) -> dict[str, Any]:
+    return {name: namespace[name] for name in analysis.reads if name in namespace}
+
+
+def _expression_program(source: str, namespace: dict[str, Any]) -> Any:
+    from gradmagic.core import CellProgram
+
+    try:
+        analysis = analyse_cell(source, "<gradmagic-objective>")
+    except SyntaxError as error:
+        raise GradmagicError(f"Not a valid Python expression: {source!r} ({error.msg}).") from None
+    if analysis.last_expression is None or analysis.assigns:
+        raise GradmagicError(
+            f"Expected one expression, got {source!r}. For several statements use %%minimize."
+        )
+    fallback = _fallback(analysis, namespace)
+    for name in analysis.reads:
+        if name not in namespace and name not in fallback and not hasattr(builtins, name):
+            raise GradmagicError(
+                f"{name} is not defined in the notebook nor a jax.numpy function. "
+                f"Define it first (e.g. {name} = 1.0)."
+            )
+    return CellProgram(analysis, namespace, _frozen(analysis, namespace), fallback)
+
+
+def _problem(
+    program: Any, output: str, label: str, namespace: dict[str, Any], wrt: Sequence[str]
+) -> Problem:
+    from gradmagic.core import fingerprint
+
+    candidates = _candidates(program, namespace)
+    if not wrt:
+        if len(candidates) != 1:
+            listed = ", ".join(candidates) if candidates else "none"
+            raise GradmagicError(
+                f"Which variables should change? The objective reads {len(candidates)} floating "
+                f"names ({listed}); name them with --wrt, e.g. --wrt {candidates[0] if candidates else 'x'}."
+            )
+        wrt = candidates
+    for name in wrt:
+        if name not in namespace:
+            raise GradmagicError(
+                f"--wrt {name}: {name} is not defined in the notebook. Define it first (e.g. {name} = 1.0)."
+            )
+        value = namespace[name]
+        if not is_floating(value):
+            if isinstance(value, bool | int) or getattr(value, "dtype", None) is not None:
+                example = f"{float(value)!r}" if isinstance(value, bool | int) else "1.0"
+                raise GradmagicError(
+                    f"--wrt {name}: {name} is {describe(value)}; an optimised variable must be "
+                    f"floating. Make it a float (e.g. {name} = {example})."
+                )
+            raise GradmagicError(
+                f"--wrt {name}: {name} is {describe(value)}, not a number to optimise."
+            )
+    variables = tuple(wrt)
+    frozen = dict(program.frozen)
+    for name in [*variables, *candidates]:
+        frozen.setdefault(name, namespace[name])
+    program.frozen = frozen
+    dynamic = tuple(n for n in candidates if n not in variables) + tuple(
+        n
+        for n, v in frozen.items()
+        if is_floating(v) and n not in variables and n not in candidates
+    )
+    static = tuple(sorted((n, fingerprint(v)) for n, v in frozen.items() if not is_floating(v)))
+    cache_key = ("minimize", program.analysis.source, output, variables, dynamic, static)
+    start = tuple(namespace[name] for name in variables)
+    return Problem(program, output, label, variables, start, dynamic, cache_key)
+
+
+class ProgressBar:
+    """A tqdm bar (steps, objective) that appears only once a run lasts about a second."""
+
+    def __init__(self, total: int, label: str, delay: float = 1.0) -> None:
+        self.total, self.label, self.delay = total, label, delay
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, steps_done: int, loss: float) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc=self.label, delay=self.delay, leave=False)
+        self.bar.update(steps_done - self.done)
+        self.done = steps_done
+        self.bar.set_postfix(objective=f"{loss:.4g}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def minimize_problem(
+    problem: Problem,
+    namespace: dict[str, Any],
+    *,
+    optimizer: str,
+    lr: float,
+    steps: int,
+    momentum: float | None,
+    tol: float | None,
+    progress: bool = True,
+) -> Any:
+    """Run, write the optimum back only after a clean finish, and return the result."""
+    from gradmagic.minimize_result import MinimizeResult
+    from gradmagic.optimize import suggested_learning_rate
+
+    bar = ProgressBar(steps, optimizer) if progress else None
+    try:
+        run = problem.run(
+            optimizer=optimizer, lr=lr, steps=steps, momentum=momentum, tol=tol, on_progress=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    suggestion = None
+    if run.diverged_at is not None:
+        suggestion = suggested_learning_rate(problem.objective, problem.start, problem.aux())
+    result = MinimizeResult(problem.label, problem.variables, problem.start, run, suggestion)
+    if result.succeeded:
+        namespace.update(result.values)
+    return result
+
+
+def compare_optimizers(
+    problem: Problem,
+    optimizers: Sequence[str],
+    *,
+    lr: float,
+    steps: int,
+    momentum: float | None,
+    tol: float | None,
+) -> Any:
+    """``--compare``: every optimizer from the same start; the namespace is not touched."""
+    from gradmagic.minimize_result import Comparison, MinimizeResult
+    from gradmagic.optimize import resolve_optimizer
+
+    for name in optimizers:
+        resolve_optimizer(name)  # every name checked before anything runs
+    results = {}
+    for name in optimizers:
+        spec = resolve_optimizer(name)
+        run = problem.run(
+            optimizer=spec.name,
+            lr=lr,
+            steps=steps,
+            momentum=momentum if spec.momentum_name else None,
+            tol=tol,
+        )
+        results[spec.name] = MinimizeResult(problem.label, problem.variables, problem.start, run)
+    return Comparison(problem.label, results)

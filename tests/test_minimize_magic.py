@@ -1,0 +1,190 @@
+"""%minimize / %%minimize through a real IPython shell."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+
+def setup_quadratic(nb):
+    nb.run("x = 0.0; a = 1.0; b = -2.0; c = 1.0")
+
+
+def test_expression_reference_value(nb):
+    setup_quadratic(nb)
+    result, captured = nb.capture("%minimize a*x**2 + b*x + c --wrt x --lr 0.01 --steps 1000")
+    shown = "\n".join(output.data.get("text/plain", "") for output in captured.outputs)
+    assert abs(nb.ns["x"] - 0.9999986) < 2e-6 and type(nb.ns["x"]) is float
+    minimum = nb.ns["_min"]
+    assert minimum.steps == 1000 and minimum.optimizer == "sgd" and minimum.lr == 0.01
+    assert abs(minimum.loss) < 1e-10 and len(minimum.history) == 1001
+    assert "Minimised a*x**2 + b*x + c with sgd (lr 0.01)" in shown
+    assert "Finished all 1000 steps." in shown
+    assert any("image/png" in output.data for output in captured.outputs)
+
+
+def test_zero_argument_function_reading_globals(nb):
+    setup_quadratic(nb)
+    nb.run("def f():\n    return a*x**2 + b*x + c")
+    nb.run("%minimize f --wrt x --quiet")
+    assert abs(nb.ns["x"] - 0.9999986) < 2e-6
+    assert callable(nb.ns["f"])
+
+
+def test_call_and_wrt_omitted_with_one_candidate(nb):
+    nb.run("x = 0.0\ndef f(v):\n    return (v - 1.0)**2")
+    nb.run("%minimize f(x) --quiet")
+    assert abs(nb.ns["x"] - 1.0) < 1e-5
+
+
+def test_cell_form(nb):
+    setup_quadratic(nb)
+    nb.run("%%minimize --wrt x --quiet\ny = a*x**2 + b*x + c\ny")
+    assert abs(nb.ns["x"] - 0.9999986) < 2e-6
+    nb.run("x = 1.0")
+    nb.run("%%minimize --wrt x --of y --lr 0.1 --quiet\ny = 2*x**2 + x + 3")
+    assert abs(nb.ns["x"] + 0.25) < 1e-5 and abs(nb.ns["_min"].loss - 2.875) < 1e-5
+
+
+def test_hand_written_descent_reference(nb):
+    nb.run("x = 0.0")
+    nb.run("%minimize 3*x**2 + 2*x - 1 --lr 0.1 --steps 100 --quiet")
+    assert abs(nb.ns["x"] + 1 / 3) < 1e-5
+
+
+def test_two_variables(nb):
+    nb.run("a = 1.0; b = 1.0")
+    nb.run("%minimize a**2 + 2*b**2 --wrt a,b --lr 0.1 --steps 1000 --quiet")
+    assert abs(nb.ns["a"]) < 1e-6 and abs(nb.ns["b"]) < 1e-6
+    assert set(nb.ns["_min"].values) == {"a", "b"} and set(nb.ns["_min"].path) == {"a", "b"}
+
+
+def test_target_of_last_tape(nb):
+    setup_quadratic(nb)
+    nb.run("%%tape --quiet\ny = a*x**2 + b*x + c")
+    nb.run("%minimize y --wrt x --quiet")
+    assert abs(nb.ns["x"] - 0.9999986) < 2e-6
+
+
+def test_tol_stops_early(nb):
+    setup_quadratic(nb)
+    nb.run("%minimize a*x**2 + b*x + c --wrt x --lr 0.1 --tol 1e-3 --quiet")
+    result = nb.ns["_min"]
+    assert result.converged and result.steps < 1000
+    assert "Converged after" in repr(result)
+
+
+def test_divergence_restores_and_suggests(nb):
+    nb.run("x = 1.0; y = 1.0")
+    nb.run("%minimize x**2 + 10*y**2 --wrt x,y --lr 0.5 --quiet")
+    result = nb.ns["_min"]
+    assert result.diverged_at is not None and not result.converged
+    assert nb.ns["x"] == 1.0 and nb.ns["y"] == 1.0
+    text = repr(result)
+    assert "Diverged at step" in text and "2/λmax = 0.1" in text and "try --lr 0.05" in text
+
+
+def test_interrupt_keeps_start_and_stores_partial(nb, monkeypatch):
+    from gradmagic import minimizing
+
+    def interrupt(self, steps_done, loss):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(minimizing.ProgressBar, "__call__", interrupt)
+    nb.run("x = 3.0")
+    nb.run("%minimize x**2 --steps 5000 --quiet")
+    result = nb.ns["_min"]
+    assert result.interrupted and result.steps < 5000
+    assert nb.ns["x"] == 3.0
+    assert "Interrupted after" in repr(result)
+
+
+def test_compare_leaves_variables(nb):
+    nb.run("a = 1.0; b = 1.0")
+    shown = nb.shown("%minimize a**2 + 2*b**2 --wrt a,b --lr 0.1 --compare sgd,adam,rmsprop")
+    assert nb.ns["a"] == 1.0 and nb.ns["b"] == 1.0
+    comparison = nb.ns["_min"]
+    assert list(comparison.results) == ["sgd", "adam", "rmsprop"]
+    assert "The notebook's variables are unchanged." in shown
+
+
+def test_no_recompilation_on_rerun_or_new_lr(nb):
+    setup_quadratic(nb)
+    nb.run("%minimize a*x**2 + b*x + c --wrt x --quiet")
+    compiles = []
+
+    def listener(name, *args, **kwargs):
+        if name.endswith("backend_compile_duration"):
+            compiles.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        nb.run("x = 0.0")
+        nb.run("%minimize a*x**2 + b*x + c --wrt x --quiet")
+        nb.run("x = 0.0")
+        nb.run("%minimize a*x**2 + b*x + c --wrt x --lr 0.02 --steps 500 --quiet")
+        nb.run("a = 2.0")  # a constant is passed as an argument, not baked in
+        nb.run("%minimize a*x**2 + b*x + c --wrt x --quiet")
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    assert abs(nb.ns["x"] - 0.5) < 1e-4  # minimum of 2x² - 2x + 1
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%minimize x**2 --optimizer adamm", "Did you mean adam?"),
+        ("%minimize x**2 --lr 0", "lr must be a positive number"),
+        ("%minimize x**2 --steps 0", "steps"),
+        ("%minimize x * ones(3) --wrt x", "shape (3,)"),
+        ("%minimize a**2 --wrt x", "does not depend on"),
+        ("%minimize x**2 * n --wrt n", "Make it a float (e.g. n = 3.0)"),
+        ("%minimize x**2 + y**2", "name them with --wrt"),
+        ("%minimize x**2 --wrt q", "--wrt q: q is not defined"),
+        (
+            "%minimize x**2 --optimiser adam",
+            "unknown option --optimiser. Did you mean --optimizer?",
+        ),
+        ("%minimize --wrt x", "Give an objective"),
+    ],
+)
+def test_bad_input(nb, line, message):
+    nb.run("x = 1.0; y = 2.0; a = 3.0; n = 3")
+    before = nb.user_names()
+    error = nb.error(line)
+    assert isinstance(error, UsageError), error
+    assert message in str(error)
+    assert nb.user_names() == before
+
+
+def test_help_has_every_option(nb):
+    doc = nb.shell.find_line_magic("minimize").__doc__
+    for option in [
+        "--wrt",
+        "--optimizer",
+        "--lr",
+        "--steps",
+        "--momentum",
+        "--tol",
+        "--compare",
+        "--plot",
+        "--widgets",
+        "--name",
+        "--quiet",
+    ]:
+        assert option in doc
+    assert "Example" in doc
+
+
+def test_display_is_deterministic(nb):
+    for _ in range(2):
+        nb.run("x = 0.0; a = 1.0; b = -2.0; c = 1.0")
+        nb.run("%minimize a*x**2 + b*x + c --wrt x --quiet")
+    first = nb.ns["_min"]._repr_html_()
+    nb.run("x = 0.0")
+    nb.run("%minimize a*x**2 + b*x + c --wrt x --quiet")
+    assert nb.ns["_min"]._repr_html_() == first
+    assert np.isfinite(nb.ns["_min"].history).all()
