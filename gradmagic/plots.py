@@ -22,10 +22,13 @@ if TYPE_CHECKING:
     from gradmagic.tape import Tape
 
 
-def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+def new_figure(
+    width: float = 6.0, height: float = 4.0, layout: str | None = "constrained", dpi: int = 100
+) -> Figure:
+    """A figure outside pyplot; ``layout=None`` for figures redrawn often (the panel)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=dpi, layout=layout)
 
 
 def png_bytes(figure: Figure) -> bytes:

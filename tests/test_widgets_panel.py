@@ -1,0 +1,118 @@
+"""%minimize --widgets, kernel side: controls, results, namespace, compile counts."""
+
+from __future__ import annotations
+
+import jax
+import pytest
+
+
+@pytest.fixture
+def panel(nb):
+    nb.run("x = 1.0; y = 1.0")
+    made = nb.run("%minimize x**2 + 10*y**2 --wrt x,y --lr 0.01 --steps 200 --widgets")
+    return made
+
+
+def test_panel_controls_are_attributes_and_result_matches(nb, panel):
+    for name in ("lr", "optimizer", "steps", "momentum", "start", "result", "plot", "summary"):
+        assert hasattr(panel, name)
+    assert panel.lr.value == pytest.approx(0.01)
+    assert panel.optimizer.value == "sgd" and panel.steps.value == 200
+    assert panel.result.optimizer == "sgd" and panel.result.steps == 200
+    assert panel.plot.value[:4] == b"\x89PNG"
+    assert "Minimised x**2 + 10*y**2 with sgd (lr 0.01)" in panel.summary.value
+
+
+def test_stability_bound_of_known_quadratic(panel):
+    assert panel.lambda_max == pytest.approx(20.0, rel=1e-5)
+    assert panel.bound == pytest.approx(0.1, rel=1e-5)
+    assert "2/λmax = 0.1" in panel.marker.value
+    assert "stable for SGD" in panel.stability.value
+
+
+def test_moving_controls_changes_result_not_namespace(nb, panel):
+    before = nb.user_names()
+    panel.lr.value = 0.05
+    assert panel.result.lr == pytest.approx(0.05) and not panel.result.diverged
+    panel.lr.value = 0.12  # past 2/λmax: SGD diverges
+    assert panel.result.diverged
+    assert "diverged at step" in panel.text_summary().lower()
+    assert "SGD oscillates" in panel.stability.value
+    assert "try --lr" in panel.summary.value
+    panel.optimizer.value = "adam"
+    assert panel.result.optimizer == "adam" and not panel.result.diverged
+    assert panel.momentum.layout.display is None and panel.momentum.description == "b1"
+    panel.optimizer.value = "sgd"
+    assert panel.momentum.layout.display == "none"
+    panel.steps.value = 50
+    assert panel.result.steps == 50
+    panel.start.fields["x"].value = 2.0
+    assert panel.result.start["x"] == 2.0
+    assert nb.user_names() == before
+
+
+def test_best_step_and_use_these_values(nb, panel):
+    panel.best_step.click()
+    assert panel.lr.value == pytest.approx(2 / (2 + 20), rel=1e-3)
+    assert nb.ns["x"] == 1.0
+    panel.use.click()
+    assert abs(nb.ns["x"]) < 1e-6 and abs(nb.ns["y"]) < 1e-6
+    assert "Wrote x = " in panel.message.value
+    assert nb.ns["_min"] is panel.result
+
+
+def test_copyable_magic_line_reproduces_settings(nb, panel):
+    panel.lr.value = 0.05
+    assert (
+        "%minimize x**2 + 10*y**2 --wrt x,y --optimizer sgd --lr 0.05 --steps 200"
+        in panel.line.value
+    )
+
+
+def test_no_recompilation_on_lr_momentum_steps_start(panel):
+    panel.optimizer.value = "momentum"
+    panel.lr.value = 0.02  # warm every program this optimizer needs
+    compiles = []
+
+    def listener(name, *args, **kwargs):
+        if name.endswith("backend_compile_duration"):
+            compiles.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        panel.lr.value = 0.03
+        panel.momentum.value = 0.5
+        panel.steps.value = 120
+        panel.start.fields["y"].value = 0.5
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+
+
+def test_errors_in_callbacks_are_shown_not_swallowed(panel, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(panel.problem, "run", broken)
+    panel.lr.value = 0.02
+    assert "RuntimeError: boom" in panel.message.value
+    monkeypatch.undo()
+    panel.lr.value = 0.03
+    assert panel.message.value == ""
+
+
+def test_text_summary_is_deterministic_for_nbval(panel):
+    bundle = panel._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert data["text/plain"].startswith(
+        "OptimizerPanel for x**2 + 10*y**2 (sgd (lr 0.01), 200 steps)"
+    )
+    assert "0x" not in data["text/plain"]
+
+
+def test_widgets_need_scalar_variables(nb):
+    from IPython.core.error import UsageError
+
+    nb.run("import jax.numpy as jnp\nv = jnp.ones(3)")
+    error = nb.error("%minimize sum(v**2) --wrt v --widgets")
+    assert isinstance(error, UsageError) and "scalar variables" in str(error)
