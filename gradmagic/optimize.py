@@ -58,7 +58,7 @@ CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one pro
 CHUNK_SECONDS = 0.2  # aim for a progress report / interrupt check this often
 FIRST_CHUNK = 8  # steps in the first chunk of a never-timed program (its speed is unknown)
 PATH_LIMIT = 1_000  # record the per-step path only when all variables hold <= this many numbers
-DENSE_HESSIAN_LIMIT = 1_500  # above this many numbers, eigenvalues come from power iteration
+DENSE_HESSIAN_LIMIT = 1_000  # above this many numbers, eigenvalues come from power iteration
 CACHE_SIZE = 64  # compiled programs kept (least recently used dropped first)
 
 
@@ -408,7 +408,24 @@ def _check_objective(
     def jvp(primals: tuple, tangents: tuple, aux: Any) -> Any:
         return jax.jvp(lambda p: objective(p, aux), (primals,), (tangents,))
 
-    closed, (out_shape, _) = jax.make_jaxpr(jvp, return_shape=True)(params, params, aux)
+    try:
+        closed, (out_shape, _) = jax.make_jaxpr(jvp, return_shape=True)(params, params, aux)
+    except jax.errors.TracerArrayConversionError as exc:
+        raise GradmagicError(
+            "The objective turns a variable into a NumPy array (an np.* function or "
+            "np.asarray); use jax.numpy (jnp.*) instead so it can be differentiated."
+        ) from exc
+    except jax.errors.TracerBoolConversionError as exc:
+        raise GradmagicError(
+            "The objective branches on a variable's value with Python if/while/and/or; "
+            "write the choice with jnp.where(...) (or jax.lax.cond) so it can be differentiated "
+            "and compiled."
+        ) from exc
+    except jax.errors.ConcretizationTypeError as exc:
+        raise GradmagicError(
+            "The objective needs a variable's concrete value (float(), int(), .item() or a "
+            "Python if); keep the computation in jax.numpy so it can be differentiated."
+        ) from exc
     leaves = jax.tree_util.tree_leaves(out_shape)
     if len(leaves) != 1:
         raise GradmagicError(
@@ -668,32 +685,31 @@ def minimize(
         raise GradmagicError(
             f"The objective is {start[1]} at the starting values; start where it is finite."
         )
-    loss0 = carry.loss
+    first_carry = carry
     carry, status, outputs, interrupted = _run_chunks(
         program, carry, aux, start, steps, on_progress
     )
     final, chunks, first, loss0 = jax.device_get(
-        (carry.params, [out for _, out in outputs], params, loss0)
+        (carry.params, [out for _, out in outputs], params, first_carry.loss)
     )  # the one bulk transfer
     ran = [n for n, _ in outputs]
     history = np.concatenate(
         [np.reshape(loss0, 1)] + [c[0][:n] for n, c in zip(ran, chunks, strict=True)]
     )
+    path = _assemble_path(first, chunks, ran) if program.record_path else ()
     step, loss, gnorm, done, diverged = status
     restore = diverged >= 0 or step == 0  # never hand back non-finite values
-    if restore:
-        loss, gnorm = start[1], start[2]
     return OptimizationRun(
         values=_host_values(initial, first if restore else final, exact=restore),
-        loss=loss,
-        grad_norm=gnorm,
+        loss=start[1] if restore else loss,
+        grad_norm=start[2] if restore else gnorm,
         steps=step,
         requested_steps=steps,
         converged=tol is not None and done,
         diverged_at=diverged if diverged >= 0 else None,
         interrupted=interrupted,
         history=history,
-        path=_assemble_path(first, chunks, ran) if program.record_path else (),
+        path=path,
         optimizer=spec.name,
         lr=lr,
         momentum=momentum,
@@ -807,7 +823,8 @@ def suggested_learning_rate(
     All variables are flattened into one vector.  On a quadratic, gradient descent is stable
     exactly for ``lr < 2/lambda_max`` and fastest at ``lr = 2/(lambda_min + lambda_max)``;
     near a smooth minimum the same holds approximately, which is why divergence messages quote
-    it.  The bound is ``inf`` when ``lambda_max <= 0`` (no curvature limits the step).  Up to
+    it.  The bound is ``inf`` when ``lambda_max <= 0`` (no curvature limits the step) and
+    ``nan`` when the Hessian is not finite.  Up to
     :data:`DENSE_HESSIAN_LIMIT` numbers the Hessian is formed densely; beyond, both extreme
     eigenvalues come from power iteration on Hessian-vector products (approximate).  The
     compiled Hessian is cached like :func:`minimize`'s programs (same ``cache_key`` rules).
@@ -816,6 +833,8 @@ def suggested_learning_rate(
     key = _cache_key(objective, cache_key, params, aux) + ("hessian",)
     extremes = _cached(key) or _store(key, _hessian_extremes(objective, params))
     lo, hi = (float(v) for v in extremes(params, aux))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return lo, hi, math.nan  # the curvature itself is not finite here: no advice
     return lo, hi, 2.0 / hi if hi > 0 else math.inf
 
 
@@ -852,7 +871,7 @@ def _power_extremes(
             w = matvec(v)
             return w / (jnp.linalg.norm(w) + 1e-30)
 
-        v0 = jnp.ones_like(flat) / jnp.sqrt(flat.size)
+        v0 = jax.random.normal(jax.random.PRNGKey(0), flat.shape, flat.dtype)  # generic start
         v = lax.fori_loop(0, iterations, body, v0)
         return jnp.vdot(v, matvec(v))
 
@@ -869,32 +888,45 @@ def divergence_message(
 ) -> str:
     """Explain a diverged run and suggest a learning rate, from the Hessian at the start.
 
-    Plain SGD on a quadratic is stable for ``lr < 2/lambda_max``; heavy-ball momentum ``b``
-    stretches that to ``2(1+b)/lambda_max`` and Nesterov to ``2(1+b)/((1+2b) lambda_max)``.
-    Other optimizers rescale the gradient, so for them the advice is just a smaller lr.
+    On a quadratic, plain SGD is stable for ``lr < 2/λmax``, heavy-ball momentum ``β``
+    stretches that to ``2(1+β)/λmax`` and Nesterov to ``2(1+β)/((1+2β)λmax)``.  Other
+    optimizers rescale the gradient, so for them the advice is just a smaller lr; L-BFGS
+    ignores lr, so for it the message points at the objective instead.
     """
     head = (
         f"The objective became non-finite at step {run.diverged_at} with {run.optimizer} "
         f"lr={run.lr:g}; the variables were left at their starting values."
     )
+    if not resolve_optimizer(run.optimizer).uses_lr:
+        return (
+            f"The objective became non-finite at step {run.diverged_at} with {run.optimizer}; "
+            "the variables were left at their starting values. Its line search picks the step "
+            "length, so check that the objective is smooth and bounded below near the start."
+        )
+    smaller = f"{head} Try a smaller lr, e.g. lr={run.lr / 10:g}."
     try:
         lo, hi, _ = suggested_learning_rate(objective, initial, aux)
     except Exception:  # advice is best effort; the run itself already failed
-        return f"{head} Try a smaller lr, e.g. lr={run.lr / 10:g}."
-    if not hi > 0:
-        return (
-            f"{head} The Hessian at the start has lambda_max={hi:.3g} <= 0: the objective curves "
-            "downward everywhere nearby and may have no minimum."
-        )
+        return smaller
     b = run.momentum or 0.0
-    factor = {"sgd": 1.0, "momentum": 1.0 + b, "nesterov": (1.0 + b) / (1.0 + 2.0 * b)}
-    if run.optimizer not in factor:
-        return f"{head} Try a smaller lr, e.g. lr={run.lr / 10:g}."
-    bound = 2.0 * factor[run.optimizer] / hi
-    name = "SGD" if run.optimizer == "sgd" else f"{run.optimizer} (momentum={b:g})"
+    rules = {
+        "sgd": (1.0, "2/λmax"),
+        "momentum": (1.0 + b, "2(1+β)/λmax"),
+        "nesterov": ((1.0 + b) / (1.0 + 2.0 * b), "2(1+β)/((1+2β)λmax)"),
+    }
+    if run.optimizer not in rules or not math.isfinite(hi):
+        return smaller
+    if hi <= 0:
+        return (
+            f"{head} The Hessian at the start has λmax={hi:.3g} <= 0: the objective curves "
+            "downward in every direction there and may have no minimum."
+        )
+    factor, formula = rules[run.optimizer]
+    bound = 2.0 * factor / hi
+    name = "SGD" if run.optimizer == "sgd" else f"{run.optimizer} (β={b:g})"
     best = 2.0 / (lo + hi) if lo > 0 else bound / 2
-    curved = "" if lo >= 0 else f" lambda_min={lo:.3g} < 0, so it may also be unbounded below."
+    curved = "" if lo >= 0 else f" λmin={lo:.3g} < 0, so it may also be unbounded below."
     return (
-        f"{head} {name} is stable for lr < {bound:.3g} here (2/lambda_max with lambda_max="
-        f"{hi:.3g} at the start); try lr={min(best, bound / 2):.3g}.{curved}"
+        f"{head} {name} is stable for lr < {formula} = {bound:.3g} here (λmax={hi:.3g} at the "
+        f"start); try lr={min(best, bound / 2):.3g}.{curved}"
     )

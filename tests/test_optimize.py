@@ -87,7 +87,6 @@ OPTIMIZERS = [  # name, lr, steps: each converges on `bowl`
     ("lbfgs", 1.0, 50),
     ("yogi", 0.1, 500),
     ("lion", 0.01, 500),
-    ("nadam", 0.1, 500),
     ("sm3", 0.5, 500),
 ]
 
@@ -154,8 +153,29 @@ def test_divergence_restores_the_start_and_suggests_a_learning_rate():
     assert (lam_min, lam_max) == pytest.approx((2.0, 2.0))
     assert bound == pytest.approx(1.0) and bound < run.lr  # SGD needs lr < 2/λmax = 1
     message = divergence_message(run, square, (1.0,))
-    assert f"step {run.diverged_at}" in message and "stable for lr < 1 " in message
+    assert f"step {run.diverged_at}" in message and "stable for lr < 2/λmax = 1 " in message
     assert "try lr=0.5" in message
+
+
+def _diverged(optimizer, lr, momentum=None):
+    """A hand-made diverged run: divergence_message only reads its settings."""
+    return optimize.OptimizationRun(
+        values=(1.0,), loss=1.0, grad_norm=2.0, steps=7, requested_steps=100,
+        converged=False, diverged_at=7, interrupted=False, history=np.ones(8),
+        path=(np.ones(8),), optimizer=optimizer, lr=lr, momentum=momentum, tol=None,
+    )  # fmt: skip
+
+
+def test_divergence_message_per_optimizer():
+    heavy_ball = divergence_message(_diverged("momentum", 3.0, 0.5), square, (1.0,))
+    assert "stable for lr < 2(1+β)/λmax = 1.5 " in heavy_ball and "(β=0.5)" in heavy_ball
+    assert "Try a smaller lr, e.g. lr=0.5." in divergence_message(
+        _diverged("adam", 5.0), square, (1.0,)
+    )
+    line_search = divergence_message(_diverged("lbfgs", 1.0), square, (1.0,))
+    assert "line search" in line_search and "lr=" not in line_search
+    concave = divergence_message(_diverged("sgd", 0.1), lambda p, a: -(p[0] ** 2), (1.0,))
+    assert "may have no minimum" in concave
 
 
 def test_suggested_learning_rate_of_an_anisotropic_bowl():
@@ -297,8 +317,9 @@ def test_x64_gives_float64():
         assert kept.values[0].dtype == np.float32
 
 
-def test_large_variables_skip_the_path():
-    run = minimize(lambda p, a: jnp.sum(p[0] ** 2), (np.ones(2000, np.float32),), steps=3)
+def test_large_variables_skip_the_path(monkeypatch):
+    monkeypatch.setattr(optimize, "PATH_LIMIT", 2)  # as if the variables were huge
+    run = minimize(lambda p, a: jnp.sum(p[0] ** 2), (np.ones(3, np.float32),), steps=3)
     assert run.path == () and run.history.shape == (4,)
 
 
@@ -307,16 +328,8 @@ def test_large_variables_skip_the_path():
 
 def test_registry_names_and_momentum():
     names = known_optimizers()
-    assert names[:8] == [
-        "sgd",
-        "momentum",
-        "nesterov",
-        "adam",
-        "adamw",
-        "adagrad",
-        "rmsprop",
-        "lbfgs",
-    ]
+    curated = ["sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"]
+    assert names[:8] == curated
     for extra in ("yogi", "lion", "adabelief", "lamb", "nadam", "radam", "novograd", "sm3"):
         assert extra in names
     expected = {
@@ -331,11 +344,8 @@ def test_registry_names_and_momentum():
     }
     for name, (momentum_name, default) in expected.items():
         spec = resolve_optimizer(name)
-        assert (spec.name, spec.momentum_name, spec.default_momentum) == (
-            name,
-            momentum_name,
-            default,
-        )
+        assert (spec.name, spec.momentum_name) == (name, momentum_name)
+        assert spec.default_momentum == default
     assert resolve_optimizer(" Adam ").name == "adam"
     assert resolve_optimizer("L-BFGS").name == "lbfgs"
     assert "scale_by_adam" not in names and "chain" not in names
@@ -352,12 +362,6 @@ def test_every_optimizer_traces(name):
     assert summary[1].dtype == np.float32
     carry, _, (losses, path) = jax.eval_shape(program.chunk, carry, (), 8)
     assert losses.shape == (optimize.CHUNK,) and path[1].shape == (optimize.CHUNK, 2)
-
-
-def test_a_few_other_optax_optimizers_converge():
-    for name, lr in [("adabelief", 0.1), ("radam", 0.1), ("amsgrad", 0.1)]:
-        run = minimize(bowl, (0.0, np.zeros(2, np.float32)), optimizer=name, lr=lr, steps=500)
-        assert run.loss < 1e-3, name
 
 
 # --------------------------------------------------------------------------- user mistakes
@@ -391,6 +395,9 @@ BAD_CALLS = [
     ({"objective": _constant}, "does not depend on the variable: its gradient is zero"),
     ({"objective": lambda p, a: jax.lax.stop_gradient(p[0]) ** 2}, "does not depend on"),
     ({"objective": lambda p, a: jnp.round(p[0]) ** 2}, "does not depend on"),
+    ({"objective": lambda p, a: p[0] if p[0] > 0 else -p[0]}, "write the choice with jnp.where"),
+    ({"objective": lambda p, a: np.sin(np.asarray(p[0]))}, "use jax.numpy (jnp.*) instead"),
+    ({"objective": lambda p, a: float(p[0]) ** 2}, "needs a variable's concrete value"),
 ]
 
 
