@@ -147,6 +147,16 @@ class OptimizerPanel(widgets.VBox):
                 self.message,
             ]
         )
+        for widget, name in (
+            (self, "gm-panel"),
+            (self.lr, "gm-lr"),
+            (self.optimizer, "gm-optimizer"),
+            (self.plot, "gm-plot"),
+            (self.summary, "gm-summary"),
+            (self.stability, "gm-stability"),
+            (self.message, "gm-message"),
+        ):
+            widget.add_class(name)  # stable hooks for styling and the browser tests
         for control in (
             self.lr,
             self.optimizer,

@@ -443,13 +443,18 @@ def wait_for_new_image(
     return handle.json_value()
 
 
-def wait_for_text(page, root, selector: str, text: str, timeout: float = 30_000) -> None:
-    """Wait until the element ``selector`` inside ``root`` has (trimmed) text ``text``."""
+def wait_for_text(
+    page, root, selector: str, text: str, timeout: float = 30_000, *, contains: bool = False
+) -> None:
+    """Wait until the element ``selector`` inside ``root`` has (trimmed) text ``text``
+    (or, with ``contains=True``, text that includes it)."""
     page.wait_for_function(
-        """([root, sel, text]) => {
+        """([root, sel, text, contains]) => {
             const el = root.querySelector(sel);
-            return !!el && el.textContent.trim() === text; }""",
-        arg=[root.element_handle(), selector, text],
+            if (!el) return false;
+            const shown = el.textContent.trim();
+            return contains ? shown.includes(text) : shown === text; }""",
+        arg=[root.element_handle(), selector, text, contains],
         timeout=timeout,
     )
 
