@@ -128,6 +128,7 @@ def record_tape(
         show_tape=request.show_tape,
         unconnected=request.unconnected,
     )
+    failure: Exception | None = None
     try:
         derivatives = differentiate(
             program,
@@ -141,11 +142,15 @@ def record_tape(
     except GradmagicError:
         raise
     except Exception as error:
-        # The cell itself failed: run it for real so the user sees the usual traceback.
+        failure = error
+    if failure is not None:
+        # The cell itself failed while traced: run it for real, outside the handler above,
+        # so the user sees the usual traceback (once, without gradmagic's frames).
         execute(compile_cell(analysis))
         raise GradmagicError(
-            f"The cell ran, but gradmagic could not differentiate it: {type(error).__name__}: {error}"
-        ) from None
+            "The cell ran, but gradmagic could not differentiate it: "
+            f"{type(failure).__name__}: {failure}"
+        )
     if not derivatives.targets:
         raise GradmagicError(
             "No floating value the cell computes depends on "

@@ -7,8 +7,9 @@ Two jobs, both on a :class:`jax.extend.core.ClosedJaxpr`-like object:
   dependency analysis for derivatives: ``y = x - x`` is connected (its derivative is 0),
   ``y = stop_gradient(x)`` is not.
 * :func:`operations` lists the equations as readable lines with the cell's own names
-  (inputs and targets named as in the cell, other values ``t1, t2, …``) and the cell
-  line each one came from, which is what ``%%tape --show-tape`` shows.
+  (inputs and targets named as in the cell, other values ``t1, t2, …``, scalar
+  constants by value, parameters in brackets) and the cell line each one came from,
+  which is what ``%%tape --show-tape`` shows.
 """
 
 from __future__ import annotations
@@ -113,8 +114,12 @@ def operations(
     names: dict[Any, str] = {}
     for var, name in zip(jaxpr.invars, input_names, strict=True):
         names[var] = name
-    for var in jaxpr.constvars:
-        names[var] = f"c{len([n for n in names.values() if n.startswith('c')]) + 1}"
+    consts = list(getattr(closed_jaxpr, "consts", []))
+    for index, var in enumerate(jaxpr.constvars):
+        value = consts[index] if index < len(consts) else None
+        # Scalars captured while tracing (e.g. 2·x of a linearised x**2) read best as numbers.
+        scalar = value is not None and np.size(value) == 1
+        names[var] = _format_literal(np.reshape(value, ())) if scalar else f"c{index + 1}"
     for atom, name in zip(jaxpr.outvars, output_names, strict=True):
         if _is_variable(atom) and atom not in names:
             names[atom] = name
@@ -126,12 +131,13 @@ def operations(
             arguments.append(
                 names.get(atom, "?") if _is_variable(atom) else _format_literal(atom.val)
             )
+        parameters = []
         for key, value in sorted(equation.params.items()):
             if key in _HIDDEN_PARAMETERS:
                 continue
             shown = _format_parameter(value)
             if shown is not None:
-                arguments.append(f"{key}={shown}")
+                parameters.append(f"{key}={shown}")
         results = []
         for var in equation.outvars:
             if var not in names:
@@ -141,6 +147,10 @@ def operations(
         primitive = equation.primitive.name
         if primitive in {"pjit", "jit", "closed_call", "custom_jvp_call", "custom_vjp_call"}:
             primitive = str(equation.params.get("name", primitive))
+        # Parameters in brackets, as jaxprs print them: integer_pow[y=2](x) cannot be
+        # mistaken for a cell variable called y.
+        if parameters:
+            primitive += f"[{', '.join(parameters)}]"
         text = f"{', '.join(results)} = {primitive}({', '.join(arguments)})"
         recorded.append(Operation(line=_cell_line(equation, filename), text=text))
     return recorded

@@ -190,7 +190,7 @@ def test_show_tape_lists_operations_with_cell_names(nb):
     tape = nb.run("%%tape --show-tape\ny = a*x**2 + b*x + c")
     text = repr(tape)
     assert "line 1: y = a*x**2 + b*x + c" in text
-    assert "t1 = integer_pow(x, y=2)" in text
+    assert "t1 = integer_pow[y=2](x)" in text
     assert "y = add(t4, c)" in text
 
 
@@ -232,8 +232,19 @@ def test_cell_runs_once_prints_once_values_are_concrete(nb):
 
 def test_failing_cell_shows_usual_traceback(nb):
     nb.run("x = 2.0")
-    error = nb.error("%%tape\ny = x**2\nz = y / undefined_name")
-    assert isinstance(error, NameError)
+    result, captured = nb.capture("%%tape\ny = x**2\nz = y / undefined_name")
+    assert isinstance(result.error_in_exec, NameError)
+    shown = captured.stdout + captured.stderr
+    assert "During handling" not in shown and "gradmagic/core.py" not in shown
+    assert "z = y / undefined_name" in shown
+
+
+def test_show_tape_names_constants_of_the_linearised_program(nb):
+    nb.run("x = 2.0")
+    tape = nb.run("%%tape --show-tape\nif x > 1:\n    piece = x**2\nelse:\n    piece = -x")
+    text = repr(tape)
+    assert "linearised operations" in text
+    assert "piece = mul(x, 4)" in text
 
 
 def test_name_quiet_and_underscore_tape(nb):
