@@ -6,7 +6,12 @@ import importlib
 
 
 def main() -> None:
-    for module in ("bench.tape_bench", "bench.minimize_bench"):
+    for module in (
+        "bench.tape_bench",
+        "bench.minimize_bench",
+        "bench.cold_bench",
+        "bench.panel_bench",
+    ):
         try:
             benchmark = importlib.import_module(module)
         except ModuleNotFoundError as error:

@@ -345,10 +345,12 @@ def environment_report() -> str:
     from gradmagic.settings import settings
 
     devices = ", ".join(str(device) for device in jax.devices())
+    cache = jax.config.jax_compilation_cache_dir or "off"
     return "\n".join(
         [
             f"gradmagic {gradmagic.__version__}",
             f"jax {jax.__version__}, backend {jax.default_backend()}, devices: {devices}",
+            f"compilation cache: {cache}",
             f"settings: precision={settings.precision} x64={'on' if settings.x64 else 'off'} "
             f"jit={'on' if settings.jit else 'off'}",
         ]
@@ -356,7 +358,11 @@ def environment_report() -> str:
 
 
 def register(shell: Any) -> None:
-    """Register the magics on ``shell`` (loading twice just replaces them)."""
+    """Register the magics on ``shell`` (loading twice just replaces them) and switch on
+    JAX's persistent compilation cache (see :mod:`gradmagic.compilation_cache`)."""
+    from gradmagic.compilation_cache import enable
+
+    enable()
     shell.register_magics(GradMagics)
 
 

@@ -291,13 +291,20 @@ class OptimizerPanel(widgets.VBox):
         )
 
 
+def _plain_log_label(value: float, _: Any = None) -> str:
+    return f"{value:.0e}"
+
+
 class _PanelFigure:
     """One matplotlib figure, built once; each run only updates its artists."""
 
     def __init__(self, problem: Problem) -> None:
+        from matplotlib.ticker import FuncFormatter
+
         from gradmagic.plots import new_figure
 
         self.problem = problem
+        self.log_labels = FuncFormatter(_plain_log_label)
         # A fixed layout: constrained layout measures every tick label on every redraw.
         self.figure = new_figure(9.5, 3.4, layout=None, dpi=80)
         self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.28)
@@ -364,6 +371,8 @@ class _PanelFigure:
             axes.set_yscale("log")
             axes.yaxis.set_major_locator(LogLocator(numticks=6))
             axes.yaxis.set_minor_locator(NullLocator())
+            # Plain "1e-03" labels: mathtext's 10^x layout is the slowest part of a redraw.
+            axes.yaxis.set_major_formatter(self.log_labels)
         title = "loss curve"
         if result.diverged:
             title += f": diverged at step {result.diverged_at}"

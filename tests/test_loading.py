@@ -76,3 +76,36 @@ def test_load_ext_in_plain_ipython_does_not_import_jax():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["False", "True"]
+
+
+def _environment_after_load(extra_env: dict[str, str]) -> list[str]:
+    import os
+
+    code = (
+        "import os, sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_cell('%load_ext gradmagic')\n"
+        "print('jax' in sys.modules)\n"
+        "print(os.environ.get('JAX_COMPILATION_CACHE_DIR', 'unset'))\n"
+        "print(os.environ.get('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', 'unset'))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env.update(extra_env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return out.stdout.split()[-3:]
+
+
+def test_load_ext_enables_persistent_compilation_cache_without_importing_jax(tmp_path):
+    jax_loaded, directory, min_time = _environment_after_load({"XDG_CACHE_HOME": str(tmp_path)})
+    assert jax_loaded == "False"
+    assert directory == str(tmp_path / "gradmagic" / "jax") and min_time == "0"
+
+
+def test_compilation_cache_can_be_turned_off_or_moved(tmp_path):
+    assert _environment_after_load({"GRADMAGIC_COMPILATION_CACHE": "off"})[1] == "unset"
+    chosen = str(tmp_path / "mine")
+    assert _environment_after_load({"GRADMAGIC_COMPILATION_CACHE": chosen})[1] == chosen
+    own = str(tmp_path / "users-own")
+    assert _environment_after_load({"JAX_COMPILATION_CACHE_DIR": own})[1] == own
