@@ -14,22 +14,10 @@ import sys
 import tempfile
 
 HAND_WRITTEN = """
-import time, jax, jax.numpy as jnp, optax
+import time, jax, jax.numpy as jnp
+from bench.minimize_bench import hand_written
 jax.jit(lambda v: v + 1)(1.0).block_until_ready()
-def loss(x):
-    return x**2 - 2 * x + 1
-optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)
-@jax.jit
-def train(x, lr):
-    state = optimizer.init(x)
-    state.hyperparams["learning_rate"] = lr
-    def step(carry, _):
-        x, state = carry
-        value, grad = jax.value_and_grad(loss)(x)
-        updates, state = optimizer.update(grad, state, x)
-        return (optax.apply_updates(x, updates), state), value
-    (x, _), history = jax.lax.scan(step, (x, state), None, length=1000)
-    return x, history
+train = hand_written()
 start = time.perf_counter()
 jax.block_until_ready(train(jnp.float32(0.0), jnp.float32(0.01)))
 print(time.perf_counter() - start)

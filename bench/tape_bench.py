@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from bench.timing import best_of, report, run_quietly, shell
+from gradmagic.compilation_cache import counting_compilations
 
 
 def rosenbrock(x: jax.Array) -> jax.Array:
@@ -40,15 +41,8 @@ def jit_tape_rerun_vs_jitted_function() -> str:
     jitted = jax.jit(jax.value_and_grad(wrapped, argnums=(0, 1, 2, 3)))
     args = tuple(jnp.asarray(v, jnp.float32) for v in (2.0, 1.0, -2.0, 1.0))
     reference = best_of(lambda: jax.block_until_ready(jitted(*args)), repeat=9, number=20)
-    compiles: list[str] = []
-
-    def listener(name: str, *_: object, **__: object) -> None:
-        if name.endswith("backend_compile_duration"):
-            compiles.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    ours = best_of(lambda: run_quietly(ip, cell), repeat=9, number=20)
-    jax.monitoring.unregister_event_duration_listener(listener)
+    with counting_compilations() as compiled:
+        ours = best_of(lambda: run_quietly(ip, cell), repeat=9, number=20)
     line = report(
         "re-run unchanged %%tape --jit cell vs jitted value_and_grad",
         ours,
@@ -57,7 +51,7 @@ def jit_tape_rerun_vs_jitted_function() -> str:
     )
     return (
         line
-        + f"\n{'':<58} overhead {(ours - reference) * 1e3:.3f} ms, recompilations during re-runs: {len(compiles)}"
+        + f"\n{'':<58} overhead {(ours - reference) * 1e3:.3f} ms, recompilations during re-runs: {len(compiled)}"
     )
 
 

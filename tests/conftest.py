@@ -50,6 +50,18 @@ class Notebook:
         assert error is not None, f"expected {source!r} to fail"
         return error
 
+    def usage_error(self, source: str) -> str:
+        """Run a cell that must fail with one UsageError (no traceback) and leave the
+        user's namespace exactly as it was; return the message."""
+        from IPython.core.error import UsageError
+
+        before = self.user_names()
+        error = self.error(source)
+        assert isinstance(error, UsageError), error
+        assert "Traceback" not in str(error)
+        assert self.user_names() == before
+        return str(error)
+
     def user_names(self) -> dict[str, Any]:
         """The user's variables (IPython's own bookkeeping left out), for snapshots."""
         hidden = set(self.shell.user_ns_hidden) | {"_tape", "_min"}
