@@ -175,3 +175,21 @@ def test_display_is_deterministic(nb):
     nb.run("%minimize a*x**2 + b*x + c --wrt x --quiet")
     assert nb.ns["_min"]._repr_html_() == first
     assert np.isfinite(nb.ns["_min"].history).all()
+
+
+def test_name_stores_the_result_too(nb):
+    nb.run("x = 3.0")
+    nb.run("%minimize x**2 --lr 0.1 --name best --quiet")
+    assert nb.ns["best"] is nb.ns["_min"] and abs(nb.ns["x"]) < 1e-6
+
+
+def test_progress_bar_counts_steps_and_closes():
+    from gradmagic.minimizing import ProgressBar
+
+    bar = ProgressBar(total=1000, label="sgd", delay=0.0)
+    bar(256, 0.5)
+    bar(512, 0.25)
+    assert bar.bar.n == 512 and bar.bar.total == 1000
+    assert "objective=0.25" in str(bar.bar)
+    bar.close()
+    assert bar.bar.disable  # tqdm marks a closed bar disabled
