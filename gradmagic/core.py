@@ -134,6 +134,21 @@ class CellProgram:
                 )
             return {name: namespace[name] for name in outputs}
 
+    def run_sources(
+        self,
+        sources: Sequence[Source],
+        values: Sequence[Any],
+        outputs: Sequence[str] | None,
+        overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`run` with ``values`` for ``sources``: inputs override the namespace,
+        intermediates become perturbations (on top of any other ``overrides``)."""
+        replaced = dict(overrides or {})
+        perturbations: dict[str, Any] = {}
+        for source, value in zip(sources, values, strict=True):
+            (perturbations if source.intermediate else replaced)[source.name] = value
+        return self.run(replaced, perturbations, outputs)
+
     def label(self, name: str) -> str:
         """How a target is shown: its name, or the last expression's source text."""
         if name == LAST_EXPRESSION:
@@ -172,11 +187,7 @@ def cell_function(
     outputs = tuple(outputs)
 
     def function(*source_values: Any) -> tuple[jax.Array, ...]:
-        overrides: dict[str, Any] = {}
-        perturbations: dict[str, Any] = {}
-        for source, value in zip(sources, source_values, strict=True):
-            (perturbations if source.intermediate else overrides)[source.name] = value
-        values = program.run(overrides, perturbations, outputs)
+        values = program.run_sources(sources, source_values, outputs)
         return tuple(jnp.asarray(values[name]) for name in outputs)
 
     return function
@@ -257,11 +268,7 @@ def _linearise(
     names: list[str] = []
 
     def function(*source_values: Any) -> tuple[jax.Array, ...]:
-        overrides: dict[str, Any] = {}
-        perturbations: dict[str, Any] = {}
-        for source, value in zip(sources, source_values, strict=True):
-            (perturbations if source.intermediate else overrides)[source.name] = value
-        values = program.run(overrides, perturbations, outputs)
+        values = program.run_sources(sources, source_values, outputs)
         names[:] = list(values)
         return tuple(jnp.asarray(value) for value in values.values())
 
@@ -524,7 +531,6 @@ class _CompiledTape:
     targets: tuple[str, ...]
     connected: dict[str, tuple[bool, ...]]
     intermediate_shapes: dict[str, jax.ShapeDtypeStruct]
-    dynamic_names: tuple[str, ...]
     operations: list[Operation]
 
 
@@ -652,11 +658,7 @@ def _build_compiled(
     names: list[str] = []
 
     def run(primals: tuple[Any, ...], dynamic: dict[str, Any], outputs: Sequence[str] | None):
-        overrides = dict(dynamic)
-        perturbations: dict[str, Any] = {}
-        for source, value in zip(sources, primals, strict=True):
-            (perturbations if source.intermediate else overrides)[source.name] = value
-        values = program.run(overrides, perturbations, outputs)
+        values = program.run_sources(sources, primals, outputs, dynamic)
         if outputs is None:
             names[:] = list(values)
         return tuple(jnp.asarray(values[name]) for name in (outputs or names))
@@ -716,7 +718,6 @@ def _build_compiled(
         targets=chosen,
         connected={name: connected[name] for name in chosen},
         intermediate_shapes=dict(shapes),
-        dynamic_names=dynamic_names,
         operations=operations(
             forward,
             [s.name for s in sources],

@@ -177,14 +177,25 @@ def record_tape(
 # --------------------------------------------------------------------------- %grad / %hessian
 
 
-def _expression_program(expression: str, namespace: dict[str, Any]) -> Any:
-    """An expression as a cell program that also sees jax.numpy names the notebook lacks."""
+def jax_numpy_fallback(analysis: CellAnalysis, namespace: dict[str, Any]) -> dict[str, Any]:
+    """jax.numpy functions for the names a cell reads that neither the notebook nor
+    Python's builtins define (so one-liners can say ``exp(w)``)."""
     import jax.numpy as jnp
 
+    return {
+        name: getattr(jnp, name)
+        for name in analysis.reads
+        if name not in namespace and not hasattr(builtins, name) and hasattr(jnp, name)
+    }
+
+
+def expression_program(expression: str, namespace: dict[str, Any], statements_magic: str) -> Any:
+    """One expression as a cell program that also sees jax.numpy names the notebook lacks.
+
+    ``statements_magic`` is the cell magic to suggest when the text is not one expression.
+    """
     from gradmagic.core import CellProgram
 
-    if not expression:
-        raise GradmagicError("Give an expression, e.g. %grad a*x**2 + b*x + c --wrt x")
     try:
         analysis = analyse_cell(expression, "<gradmagic-expression>")
     except SyntaxError as error:
@@ -193,13 +204,9 @@ def _expression_program(expression: str, namespace: dict[str, Any]) -> Any:
         ) from None
     if analysis.last_expression is None or analysis.assigns:
         raise GradmagicError(
-            f"Expected one expression, got {expression!r}. For statements use %%tape."
+            f"Expected one expression, got {expression!r}. For statements use {statements_magic}."
         )
-    fallback = {
-        name: getattr(jnp, name)
-        for name in analysis.reads
-        if name not in namespace and not hasattr(builtins, name) and hasattr(jnp, name)
-    }
+    fallback = jax_numpy_fallback(analysis, namespace)
     undefined = [
         name
         for name in analysis.reads
@@ -212,6 +219,12 @@ def _expression_program(expression: str, namespace: dict[str, Any]) -> Any:
         )
     frozen = {name: namespace[name] for name in analysis.reads if name in namespace}
     return CellProgram(analysis, namespace, frozen, fallback)
+
+
+def _one_line_program(expression: str, namespace: dict[str, Any]) -> Any:
+    if not expression:
+        raise GradmagicError("Give an expression, e.g. %grad a*x**2 + b*x + c --wrt x")
+    return expression_program(expression, namespace, "%%tape")
 
 
 def _scalar_function(program: Any, sources: Sequence[Any]) -> tuple[Callable[..., Any], tuple]:
@@ -238,7 +251,7 @@ def _scalar_function(program: Any, sources: Sequence[Any]) -> tuple[Callable[...
 
 def one_line_sources(program: Any, namespace: dict[str, Any], wrt: Sequence[str]) -> list:
     """``--wrt`` for an expression: defined floating names only (no intermediates)."""
-    sources = resolve_sources(program.analysis, {**namespace}, wrt)
+    sources = resolve_sources(program.analysis, namespace, wrt)
     for source in sources:
         if source.intermediate:
             raise GradmagicError(f"--wrt {source.name}: {source.name} is not defined.")
@@ -250,7 +263,7 @@ def gradient_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequ
     """``%grad``: one name → its derivative; several → a tuple; none given → a dict."""
     import jax
 
-    program = _expression_program(expression, namespace)
+    program = _one_line_program(expression, namespace)
     sources = one_line_sources(program, namespace, wrt)
     function, primals = _scalar_function(program, sources)
     gradients = jax.grad(function, argnums=tuple(range(len(sources))))(*primals)
@@ -264,7 +277,7 @@ def hessian_of_expression(expression: str, namespace: dict[str, Any], wrt: Seque
     import jax
     import jax.numpy as jnp
 
-    program = _expression_program(expression, namespace)
+    program = _one_line_program(expression, namespace)
     sources = one_line_sources(program, namespace, wrt)
     function, primals = _scalar_function(program, sources)
     if len(primals) == 1:

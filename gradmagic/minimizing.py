@@ -16,12 +16,12 @@ in the notebook and re-running reuses the compiled program.
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, analyse_cell
+from gradmagic.engine import expression_program, jax_numpy_fallback
 from gradmagic.errors import GradmagicError
 from gradmagic.values import describe, is_floating
 
@@ -135,7 +135,7 @@ def problem_from_line(
         output = last_tape._target_name(objective)
         return _problem(program, output, objective, namespace, wrt)
     source = f"{objective}()" if _zero_argument_function(objective, namespace) else objective
-    program = _expression_program(source, namespace)
+    program = expression_program(source, namespace, "%%minimize")
     return _problem(program, LAST_EXPRESSION, objective, namespace, wrt)
 
 
@@ -165,44 +165,13 @@ def problem_from_cell(
             "End the cell with the objective (an expression), or name it with --of NAME."
         )
     program = CellProgram(
-        analysis, namespace, _frozen(analysis, namespace), _fallback(analysis, namespace)
+        analysis, namespace, _frozen(analysis, namespace), jax_numpy_fallback(analysis, namespace)
     )
     return _problem(program, output, label, namespace, wrt)
 
 
-def _fallback(analysis: Any, namespace: dict[str, Any]) -> dict[str, Any]:
-    import jax.numpy as jnp
-
-    return {
-        name: getattr(jnp, name)
-        for name in analysis.reads
-        if name not in namespace and not hasattr(builtins, name) and hasattr(jnp, name)
-    }
-
-
 def _frozen(analysis: Any, namespace: dict[str, Any]) -> dict[str, Any]:
     return {name: namespace[name] for name in analysis.reads if name in namespace}
-
-
-def _expression_program(source: str, namespace: dict[str, Any]) -> Any:
-    from gradmagic.core import CellProgram
-
-    try:
-        analysis = analyse_cell(source, "<gradmagic-objective>")
-    except SyntaxError as error:
-        raise GradmagicError(f"Not a valid Python expression: {source!r} ({error.msg}).") from None
-    if analysis.last_expression is None or analysis.assigns:
-        raise GradmagicError(
-            f"Expected one expression, got {source!r}. For several statements use %%minimize."
-        )
-    fallback = _fallback(analysis, namespace)
-    for name in analysis.reads:
-        if name not in namespace and name not in fallback and not hasattr(builtins, name):
-            raise GradmagicError(
-                f"{name} is not defined in the notebook nor a jax.numpy function. "
-                f"Define it first (e.g. {name} = 1.0)."
-            )
-    return CellProgram(analysis, namespace, _frozen(analysis, namespace), fallback)
 
 
 def _problem(
