@@ -37,12 +37,37 @@ test: $(STAMP) chromium lint
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not browser"
 
-# Re-execute the tutorials and save their outputs (what nbval then compares).
+# Rebuild the tutorials from notebooks/build_notebooks.py, re-execute them and save their
+# outputs (what nbval then compares), then drop widget state and widget views (random ids).
 notebooks: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(BIN)/python notebooks/build_notebooks.py
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False \
+		--ExecutePreprocessor.store_widget_state=False notebooks/*.ipynb
+	$(BIN)/python notebooks/build_notebooks.py --tidy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Binder's environment from binder/ alone: a copy of the working tree (as Binder clones it),
+# a fresh venv with binder/requirements.txt, binder/postBuild run from the copy's root, then
+# nbval on the notebooks with that venv. Downloads from PyPI; not part of `make test`.
+BINDER_CHECK ?= /tmp/gradmagic-binder-check
+binder-check:
+	rm -rf $(BINDER_CHECK)
+	mkdir -p $(BINDER_CHECK)/repo
+	git ls-files -z --cached --others --exclude-standard \
+		| tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C $(BINDER_CHECK)/repo
+	$(PYTHON) -m venv $(BINDER_CHECK)/venv
+	cd $(BINDER_CHECK)/repo && $(BINDER_CHECK)/venv/bin/python -m pip install --quiet \
+		-r binder/requirements.txt
+	cd $(BINDER_CHECK)/repo && PATH="$(BINDER_CHECK)/venv/bin:$$PATH" ./binder/postBuild
+	cd /tmp && $(BINDER_CHECK)/venv/bin/python -c \
+		"import gradmagic; print('gradmagic from', gradmagic.__file__)"
+	cd $(BINDER_CHECK)/repo && $(BINDER_CHECK)/venv/bin/python -m pip install --quiet \
+		-c constraints.txt nbval pytest
+	cd $(BINDER_CHECK)/repo && $(BINDER_CHECK)/venv/bin/python -m pytest --nbval \
+		--nbval-current-env notebooks -q
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache .ruff_cache
