@@ -323,6 +323,8 @@ class GradMagics(Magics):
                 problem, namespace, optimizer=args.optimizer, **settings
             )
             runs = [result]
+            if cell is not None:
+                self._run_cell_at_result(problem)
         namespace["_min"] = result
         if args.name:
             namespace[args.name] = result
@@ -335,6 +337,15 @@ class GradMagics(Magics):
         display(result)
         show_minimization(problem, runs, with_path=args.plot or bool(args.compare))
         return None
+
+    def _run_cell_at_result(self, problem: Any) -> None:
+        """The cell form runs once for real after the optimisation (plain cell semantics:
+        its prints appear, its names are assigned) with the variables' final values."""
+        __tracebackhide__ = True
+        from gradmagic.cell import LAST_EXPRESSION, compile_cell
+
+        self._execute(compile_cell(problem.program.analysis))
+        self.shell.user_ns.pop(LAST_EXPRESSION, None)
 
 
 def environment_report() -> str:

@@ -109,18 +109,25 @@ class MinimizeResult:
         return f"Finished all {run.steps} steps."
 
     def settings_text(self) -> str:
+        """``adam (lr 0.01, b1 0.9)``: the settings under the optimizer's own names."""
+        from gradmagic.optimize import resolve_optimizer
+
         run = self.run
-        parts = [f"lr {render.number(run.lr)}"]
+        spec = resolve_optimizer(run.optimizer)
+        step = f"lr {render.number(run.lr)}" if spec.uses_lr else "step lengths by line search"
+        parts = [step]
         if run.momentum is not None:
-            parts.append(f"momentum {render.number(run.momentum)}")
+            parts.append(f"{spec.momentum_name or 'momentum'} {render.number(run.momentum)}")
         if run.tol is not None:
             parts.append(f"tol {render.number(run.tol)}")
         return f"{run.optimizer} ({', '.join(parts)})"
 
     def _sections(self) -> list[Table | str]:
+        # A diverged or interrupted run keeps the starting values: say so in the header.
+        kept = "final" if self.succeeded else "kept (the start)"
         table = Table(
             title=f"Minimised {self.objective} with {self.settings_text()}",
-            header=["", "start", "final"],
+            header=["", "start", kept],
         )
         for name in self.variables:
             table.rows.append(

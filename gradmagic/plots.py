@@ -168,7 +168,11 @@ def draw_minimization(figure: Figure, problem: Any, results: list[Any], with_pat
         curves.set_yscale("log")
     curves.set_xlabel("step")
     curves.set_ylabel("objective")
-    curves.set_title("loss curve")
+    diverged = [r for r in results if r.diverged]
+    if len(results) == 1 and diverged:
+        curves.set_title(f"loss curve: diverged at step {diverged[0].diverged_at}", color="#b00")
+    else:
+        curves.set_title("loss curve")
     if len(results) > 1:
         curves.legend()
     if not show_path:

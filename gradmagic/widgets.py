@@ -157,14 +157,10 @@ class OptimizerPanel(widgets.VBox):
             (self.message, "gm-message"),
         ):
             widget.add_class(name)  # stable hooks for styling and the browser tests
-        for control in (
-            self.lr,
-            self.optimizer,
-            self.steps,
-            self.momentum,
-            *self.start.fields.values(),
-        ):
+        for control in (self.lr, self.steps, self.momentum, *self.start.fields.values()):
             control.observe(self._on_change, names="value")
+        self.optimizer.observe(self._on_optimizer, names="value")
+        self._switching = False  # set while a switch of optimizer adjusts other controls
         self.best_step.on_click(self._on_best_step)
         self.use.on_click(self._on_use)
         self.recompute()
@@ -178,6 +174,7 @@ class OptimizerPanel(widgets.VBox):
             spec = resolve_optimizer(self.optimizer.value)
             self.momentum.layout.display = None if spec.momentum_name else "none"
             self.momentum.description = spec.momentum_name or "momentum"
+            self.lr.disabled = not spec.uses_lr  # L-BFGS: the line search picks each step
             momentum = self.momentum.value if spec.momentum_name else None
             run = self.problem.run(
                 optimizer=spec.name,
@@ -228,6 +225,21 @@ class OptimizerPanel(widgets.VBox):
 
     # ------------------------------------------------------------------ wiring
     def _on_change(self, change: dict[str, Any]) -> None:
+        if not self._switching:
+            self.recompute()
+
+    def _on_optimizer(self, change: dict[str, Any]) -> None:
+        """A new optimizer starts from its own default momentum/β (0.9 for adam's b1),
+        not the previous optimizer's, and recomputes once."""
+        from gradmagic.optimize import resolve_optimizer
+
+        spec = resolve_optimizer(change["new"])
+        if spec.default_momentum is not None:
+            self._switching = True
+            try:
+                self.momentum.value = spec.default_momentum
+            finally:
+                self._switching = False
         self.recompute()
 
     def _on_best_step(self, _: Any = None) -> None:
@@ -264,6 +276,10 @@ class OptimizerPanel(widgets.VBox):
         lr = self.lr.value
         if not math.isfinite(self.bound):
             return "No positive curvature at the start: no SGD stability bound."
+        from gradmagic.optimize import resolve_optimizer
+
+        if not resolve_optimizer(optimizer).uses_lr:
+            return f"{optimizer} chooses every step length by line search: the learning rate is not used."
         if optimizer != "sgd":
             note = f"(the bound 2/λmax = {render.number(self.bound, 3)} is exact for plain SGD on a quadratic)"
             return f"lr = {render.number(lr, 3)} {note}"

@@ -193,3 +193,27 @@ def test_progress_bar_counts_steps_and_closes():
     assert "objective=0.25" in str(bar.bar)
     bar.close()
     assert bar.bar.disable  # tqdm marks a closed bar disabled
+
+
+def test_cell_form_runs_the_cell_once_at_the_result(nb):
+    setup_quadratic(nb)
+    shown = nb.shown("%%minimize --wrt x --quiet\nprint('evaluated')\ny = a*x**2 + b*x + c\ny")
+    assert shown.count("evaluated") == 1
+    assert abs(nb.ns["y"]) < 1e-10 and abs(nb.ns["x"] - 1) < 1e-5
+
+
+def test_settings_use_each_optimizers_own_names(nb):
+    nb.run("x = 1.0; y = 1.0")
+    nb.run("%minimize x**2 + y**2 --wrt x,y --optimizer adam --quiet")
+    assert "with adam (lr 0.01, b1 0.9)" in repr(nb.ns["_min"])
+    nb.run(
+        "%minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer lbfgs --steps 100 --quiet"
+    )
+    assert "with lbfgs (step lengths by line search)" in repr(nb.ns["_min"])
+
+
+def test_diverged_result_says_values_were_kept(nb):
+    nb.run("x = 1.0")
+    nb.run("%minimize x**2 --lr 1.5 --quiet")
+    text = repr(nb.ns["_min"])
+    assert "kept (the start)" in text and "final" not in text.splitlines()[1]

@@ -108,3 +108,21 @@ def test_widgets_need_scalar_variables(nb):
     nb.run("import jax.numpy as jnp\nv = jnp.ones(3)")
     error = nb.error("%minimize sum(v**2) --wrt v --widgets")
     assert isinstance(error, UsageError) and "scalar variables" in str(error)
+
+
+def test_switching_optimizer_uses_its_default_momentum(panel):
+    panel.optimizer.value = "momentum"
+    panel.momentum.value = 0.27
+    assert panel.result.momentum == pytest.approx(0.27)
+    panel.optimizer.value = "adam"
+    assert panel.momentum.value == pytest.approx(0.9) and panel.result.momentum == pytest.approx(
+        0.9
+    )
+
+
+def test_line_search_optimizer_disables_the_learning_rate(panel):
+    panel.optimizer.value = "lbfgs"
+    assert panel.lr.disabled and "line search" in panel.stability.value
+    assert "lbfgs (step lengths by line search)" in panel.text_summary()
+    panel.optimizer.value = "sgd"
+    assert not panel.lr.disabled
