@@ -30,9 +30,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Everything: lint, unit tests, nbval on notebooks/, and the browser tests.
+# Everything: lint, unit tests, nbval on notebooks/, the browser tests, and the Binder
+# environment rebuilt from binder/ alone (nbval again, in that environment).
 test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest tests notebooks --nbval -q
+	$(MAKE) binder-check
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not browser"
