@@ -1,17 +1,22 @@
 """The engine behind ``%minimize``: compiled optax loops that never recompile needlessly.
 
 The magic layer turns a notebook expression into ``objective(params, aux) -> scalar`` and
-calls :func:`minimize`.  Everything here is pure JAX (no IPython), built around three ideas:
+calls :func:`minimize`.  Everything here is pure JAX (no IPython), built around these ideas:
 
-* **Compiled chunks.**  The optimisation loop is ``jax.jit`` of a ``lax.scan`` over a fixed
-  :data:`CHUNK` steps.  How many of those steps really run is dynamic (a ``steps_remaining``
-  style mask plus freeze flags for "converged by tol" and "diverged"), so one compiled program
+* **Compiled chunks.**  The optimisation loop is one ``jax.jit`` program: a ``lax.while_loop``
+  of at most :data:`CHUNK` steps that stops at a step bound passed in by Python, when the
+  gradient norm falls below tol, or when a step goes non-finite, so one compiled program
   serves every ``steps`` value.  Python only runs between chunks: it reports progress, notices
   Ctrl-C, and stops early.  Chunks are sized from measured step time (about
   :data:`CHUNK_SECONDS` each) so progress and interrupts stay responsive for slow objectives.
+* **One program per problem, cheap to compile.**  A run's first chunk starts from a *fresh*
+  carry: its first iteration creates the optimiser state and evaluates the objective at the
+  start, so there is no separate ``init`` program to compile.  The loop's scalars travel as
+  small packed vectors and small problems compile with :data:`COMPILER_OPTIONS`: compiling
+  costs about what a hand-written ``jit`` + ``lax.scan`` loop does.
 * **Dynamic hyperparameters.**  The learning rate and momentum enter the program as traced
-  arguments through ``optax.inject_hyperparams``; the optimiser state is created inside a
-  compiled ``init`` program, so a new lr or momentum reuses the same executable.
+  values through ``optax.inject_hyperparams`` (the optimiser state is created inside the
+  program), so a new lr or momentum reuses the same executable.
 * **A program cache** keyed by ``(cache_key or objective, optimizer, tol given?, x64,
   shapes/dtypes of the variables and of aux)``.  A re-run, new lr, momentum, steps or starting
   values never compiles.
@@ -37,7 +42,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
-from jax.extend.core import Literal
 from jax.flatten_util import ravel_pytree
 
 from gradmagic.errors import GradmagicError, did_you_mean
@@ -60,6 +64,13 @@ FIRST_CHUNK = 8  # steps in the first chunk of a never-timed program (its speed 
 PATH_LIMIT = 1_000  # record the per-step path only when all variables hold <= this many numbers
 DENSE_HESSIAN_LIMIT = 1_000  # above this many numbers, eigenvalues come from power iteration
 CACHE_SIZE = 64  # compiled programs kept (least recently used dropped first)
+# XLA:CPU compiles these loops' many small kernels about twice as fast with its classic LLVM
+# emitters as with its newer MLIR fusion emitters, but the classic code for some elementwise
+# functions (tanh) runs several times slower.  So only programs whose arrays are all small,
+# where compiling is most of the cost, get these options.  An XLA that no longer knows an
+# option rejects it; programs then compile without (see _Jit).
+COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
+FAST_COMPILE_LIMIT = 256  # COMPILER_OPTIONS when no array in the objective is larger
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -117,6 +128,7 @@ _CURATED: tuple[OptimizerSpec, ...] = (
         summary="L-BFGS, zoom line search",
     ),
 )
+_CURATED_BY_NAME = {spec.name: spec for spec in _CURATED}
 _ALIASES = {"gd": "sgd", "l-bfgs": "lbfgs", "l_bfgs": "lbfgs"}
 _MOMENTUM_PARAMS = ("b1", "momentum", "beta", "decay")  # first one present names the momentum
 
@@ -191,7 +203,7 @@ def resolve_optimizer(name: str) -> OptimizerSpec:
     """Look an optimizer up by name (case-insensitive; ``-`` and ``_`` are interchangeable)."""
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key).replace("-", "_")
-    spec = _registry().get(key)
+    spec = _CURATED_BY_NAME.get(key) or _registry().get(key)  # scanning optax costs ~5 ms
     if spec is None:
         known = known_optimizers()
         hint = did_you_mean(key, [s.name for s in _CURATED]) or did_you_mean(key, known)
@@ -226,14 +238,16 @@ def _scalars_as_vectors(
     """
 
     def lift(tree: Any) -> Any:
-        return jax.tree_util.tree_map(jnp.atleast_1d, tree)
+        return jax.tree_util.tree_map(
+            lambda x: lax.broadcast(x, (1,)) if jnp.ndim(x) == 0 else x, tree
+        )
 
     def init(params: Any) -> Any:
         return inner.init(lift(params))
 
     def update(updates: Any, state: Any, params: Any = None, **extra: Any) -> tuple:
         new, state = inner.update(lift(updates), state, lift(params), **extra)
-        new = jax.tree_util.tree_map(lambda n, u: jnp.reshape(n, jnp.shape(u)), new, updates)
+        new = jax.tree_util.tree_map(lambda n, u: lax.reshape(n, jnp.shape(u)), new, updates)
         return new, state
 
     return optax.GradientTransformationExtraArgs(init, update)
@@ -396,13 +410,14 @@ def _check_momentum(spec: OptimizerSpec, momentum: Any) -> float | None:
 
 def _check_objective(
     objective: Callable, params: tuple, aux: Any, names: Sequence[str] | None
-) -> None:
+) -> tuple[np.dtype, int]:
     """Reject objectives that are not one real number or ignore some variable.
 
     Traces a JVP abstractly (no computation) and follows the jaxpr's data flow from each
     tangent input to the tangent output.  A variable whose tangent never reaches the output
     has a gradient that is zero *by construction* (unused, only behind ``stop_gradient``,
-    rounding, comparisons...), so minimising over it cannot do anything.
+    rounding, comparisons...), so minimising over it cannot do anything.  Returns the
+    objective's dtype and the most numbers any array in the traced JVP holds.
     """
 
     def jvp(primals: tuple, tangents: tuple, aux: Any) -> Any:
@@ -443,6 +458,33 @@ def _check_objective(
             f"The objective has dtype {out.dtype}; it must be a real float to differentiate."
         )
     _check_dependence(closed, len(params), names)
+    return np.dtype(out.dtype), _largest_array(closed)
+
+
+def _largest_array(closed: Any) -> int:
+    """The most numbers any value of a (closed) jaxpr holds, nested jaxprs included."""
+    largest, todo = 0, [closed]
+    while todo:
+        jaxpr = todo.pop()
+        jaxpr = getattr(jaxpr, "jaxpr", jaxpr)  # a ClosedJaxpr wraps its Jaxpr
+        atoms = [*jaxpr.invars, *jaxpr.constvars]
+        for eqn in jaxpr.eqns:
+            atoms += eqn.outvars
+            for param in eqn.params.values():
+                for item in param if isinstance(param, (tuple, list)) else (param,):
+                    if hasattr(item, "eqns") or hasattr(getattr(item, "jaxpr", None), "eqns"):
+                        todo.append(item)
+        for atom in atoms:
+            shape = getattr(atom.aval, "shape", ())
+            largest = max(largest, math.prod(shape))
+    return largest
+
+
+def _is_literal(atom: Any) -> bool:
+    """A jaxpr operand that is a constant (``jax.extend.core.Literal``, the only kind with a
+    ``val``), told apart without importing ``jax.extend.core``: that import pulls in Pallas
+    (~25 ms, paid by the first ``%minimize`` of a kernel)."""
+    return hasattr(atom, "val")
 
 
 def _check_dependence(closed: Any, count: int, names: Sequence[str] | None) -> None:
@@ -453,12 +495,12 @@ def _check_dependence(closed: Any, count: int, names: Sequence[str] | None) -> N
     }
     for eqn in jaxpr.eqns:
         sources = frozenset().union(
-            *(flows.get(v, frozenset()) for v in eqn.invars if not isinstance(v, Literal))
+            *(flows.get(v, frozenset()) for v in eqn.invars if not _is_literal(v))
         )
         if sources:
             flows.update((v, sources) for v in eqn.outvars)
     out = jaxpr.outvars[-1]
-    reached = frozenset() if isinstance(out, Literal) else flows.get(out, frozenset())
+    reached = frozenset() if _is_literal(out) else flows.get(out, frozenset())
     missing = [_label(names, i, count) for i in range(count) if i not in reached]
     if len(missing) == count:
         which = missing[0] if count == 1 else ", ".join(missing)
@@ -479,58 +521,133 @@ def _check_dependence(closed: Any, count: int, names: Sequence[str] | None) -> N
 
 
 class _Carry(NamedTuple):
-    """Loop state kept on the device between steps and between chunks."""
+    """Loop state kept on the device between steps and between chunks.
+
+    The loop's scalars are packed into small vectors: XLA:CPU then emits one kernel for each
+    vector instead of one per scalar, and kernels are most of what compiling costs here.
+    A run's first chunk receives a *fresh* carry built on the host (see
+    :meth:`_Program.fresh_carry`): the starting values, the settings, ``step = -1`` and zeros
+    of the right shapes for the rest.  Its first iteration creates the optimiser state and
+    evaluates the objective at the start without stepping (``step`` becomes 0), so one
+    compiled program serves the whole run.
+    """
 
     params: tuple
     opt_state: Any
-    loss: jax.Array  # objective at `params`
-    grad: tuple  # its gradient
-    gnorm: jax.Array  # global norm of `grad`
-    step: jax.Array  # steps taken so far (int32)
-    target: jax.Array  # requested steps (dynamic: changing it never recompiles)
-    tol: jax.Array  # only read when the program was built with a tol
-    done: jax.Array  # gradient norm fell below tol: freeze
-    diverged_at: jax.Array  # step that went non-finite, -1 while fine: freeze
+    grad: tuple  # gradient at `params`
+    values: jax.Array  # [loss, grad norm, loss at the start, grad norm at the start]
+    counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done]
+    settings: jax.Array  # [tol, lr, momentum]: never changed by the program
 
 
-def _global_norm(tree: Any) -> jax.Array:
-    return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(tree)))
+def _scalar(vector: jax.Array, i: int) -> jax.Array:
+    return lax.index_in_dim(vector, i, keepdims=False)
+
+
+def _vector(*scalars: jax.Array) -> jax.Array:
+    return lax.concatenate([lax.broadcast(s, (1,)) for s in scalars], 0)
+
+
+def _global_norm(tree: Any, dtype: Any) -> jax.Array:
+    """Euclidean norm of all leaves together, computed in ``dtype``."""
+    total = None
+    for leaf in jax.tree_util.tree_leaves(tree):
+        leaf = lax.convert_element_type(leaf, dtype)
+        square = lax.mul(leaf, leaf)
+        part = lax.reduce_sum(square, tuple(range(square.ndim))) if square.ndim else square
+        total = part if total is None else lax.add(total, part)
+    return lax.sqrt(total)
 
 
 def _all_finite(loss: jax.Array, params: tuple) -> jax.Array:
-    ok = jnp.isfinite(loss)
+    ok = lax.is_finite(loss)
     for p in params:
-        ok = ok & jnp.all(jnp.isfinite(p))
+        finite = lax.is_finite(p)
+        if finite.ndim:
+            finite = lax.reduce_and(finite, tuple(range(finite.ndim)))
+        ok = lax.bitwise_and(ok, finite)
     return ok
 
 
-def _summary(c: _Carry) -> tuple[jax.Array, jax.Array]:
-    """Pack what Python checks between chunks into two small arrays (two transfers, not 5)."""
-    ints = jnp.stack([c.step, c.done.astype(jnp.int32), c.diverged_at])
-    return ints, jnp.stack([c.loss, c.gnorm.astype(c.loss.dtype)])
+def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` else ``on_false``, leaf by leaf (same structure)."""
+    return jax.tree_util.tree_map(lambda t, f: lax.select(pred, t, f), on_true, on_false)
+
+
+def _cast_like(tree: Any, like: Any) -> Any:
+    """``tree`` with ``like``'s dtypes (strongly typed), so a carry's types never drift."""
+    return jax.tree_util.tree_map(lambda x, ref: lax.convert_element_type(x, ref.dtype), tree, like)
+
+
+class _Jit:
+    """``jax.jit(fn, compiler_options=options)``, or without the options where XLA rejects them."""
+
+    options_work = True  # cleared (for the process) by the first rejection
+
+    def __init__(self, fn: Callable, options: dict[str, Any] | None = None) -> None:
+        self.fn = fn
+        self.options = options if options and _Jit.options_work else None
+        self.jitted = jax.jit(fn, compiler_options=self.options)
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.jitted(*args)
+        except jax.errors.JaxRuntimeError as exc:
+            if self.options is None or "compile option" not in str(exc):
+                raise
+            _Jit.options_work = False
+            self.options, self.jitted = None, jax.jit(self.fn)
+            return self.jitted(*args)
 
 
 class _Program:
-    """The two compiled programs for one cache key, plus the measured time per step."""
+    """The compiled chunk program for one cache key, plus the measured time per step.
 
-    def __init__(self, init: Callable, chunk: Callable, record_path: bool) -> None:
-        self.init = init
+    ``blank`` is a fresh carry of zeros; ``loss_dtype`` turns recorded losses back into the
+    objective's dtype.
+    """
+
+    def __init__(
+        self, chunk: Callable, blank: _Carry, record_path: bool, loss_dtype: np.dtype
+    ) -> None:
         self.chunk = chunk
+        self.blank = blank
         self.record_path = record_path
+        self.loss_dtype = loss_dtype
         self.seconds_per_step: float | None = None
+        self.chunk_calls = 0
+
+    def fresh_carry(self, params: tuple, lr: float, momentum: float, tol: float) -> _Carry:
+        """The first chunk's carry: a run's starting values and settings."""
+        settings = np.array([tol, lr, momentum], self.blank.settings.dtype)
+        return self.blank._replace(params=params, settings=settings)
 
 
 def _build_program(
-    objective: Callable, spec: OptimizerSpec, has_tol: bool, record_path: bool
+    objective: Callable,
+    spec: OptimizerSpec,
+    has_tol: bool,
+    record_path: bool,
+    params: tuple,
+    loss_dtype: Any,
+    fast_compile: bool = False,
 ) -> _Program:
-    """Create (not yet compile) ``init`` and ``chunk`` for one objective/optimizer pair.
+    """Create (not yet compile) the chunk program for one objective/optimizer pair.
 
-    ``init(params, aux, lr, momentum, target, tol)`` builds the optimiser state *inside* the
-    program, so lr and momentum are traced.  ``chunk(carry, aux, limit)`` runs a scan of
-    :data:`CHUNK` iterations; iteration ``i`` only steps (``lax.cond``) while fewer than
-    ``min(target, start + limit)`` steps are done and nothing is frozen.
+    ``chunk(carry, aux, bounds)`` runs a ``lax.while_loop`` that steps until ``bounds[0]``
+    steps are done in all, the gradient norm is below tol or a step goes non-finite (Python
+    keeps ``bounds[0]`` within :data:`CHUNK` steps of the start).  Given a fresh carry, its
+    first iteration creates the optimiser state (lr and momentum traced, from the carry) and
+    evaluates the objective at the start, without stepping.  Each iteration records a row
+    ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) into a
+    ``(CHUNK + 1, width)`` buffer at row ``step - bounds[1]``; it returns
+    ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
+    ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  The loop's own arithmetic is
+    written with ``lax`` (``jax.numpy`` costs more to trace).
     """
     placeholder = _make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
+    dtype = np.result_type(np.float32, loss_dtype, *(p.dtype for p in params))  # values, rows
+    zero = np.int32(0)
 
     def value_and_grad(params: tuple, state: Any, aux: Any) -> tuple[jax.Array, tuple]:
         def fn(p: tuple) -> jax.Array:
@@ -540,43 +657,79 @@ def _build_program(
             return optax.value_and_grad_from_state(fn)(params, state=state)
         return jax.value_and_grad(fn)(params)
 
-    def init(params: tuple, aux: Any, lr: Any, momentum: Any, target: Any, tol: Any) -> tuple:
-        state = _make_optimizer(spec, lr, momentum).init(params)
-        loss, grad = value_and_grad(params, state, aux)
-        gnorm = _global_norm(grad)
-        tol = jnp.asarray(tol, gnorm.dtype)
-        done = gnorm < tol if has_tol else jnp.asarray(False)
-        carry = _Carry(
-            params, state, loss, grad, gnorm, jnp.asarray(0, jnp.int32),
-            jnp.asarray(target, jnp.int32), tol, done, jnp.asarray(-1, jnp.int32),
-        )  # fmt: skip
-        return carry, _summary(carry)
+    def new_state(params: tuple, hyper: jax.Array) -> Any:
+        return _make_optimizer(spec, _scalar(hyper, 0), _scalar(hyper, 1)).init(params)
 
-    def advance(c: _Carry, aux: Any) -> _Carry:
-        extra: dict[str, Any] = {"value": c.loss}
-        if spec.line_search:
-            extra.update(grad=c.grad, value_fn=lambda p: objective(p, aux))
-        updates, state = placeholder.update(c.grad, c.opt_state, c.params, **extra)
-        params = optax.apply_updates(c.params, updates)
-        loss, grad = value_and_grad(params, state, aux)
-        gnorm = _global_norm(grad)
-        step = c.step + 1
-        done = gnorm < c.tol if has_tol else c.done
-        diverged_at = jnp.where(_all_finite(loss, params), c.diverged_at, step)
-        return _Carry(params, state, loss, grad, gnorm, step, c.target, c.tol, done, diverged_at)
+    def chunk(carry: _Carry, aux: Any, bounds: jax.Array) -> tuple:
+        hyper = lax.slice_in_dim(carry.settings, 1, 3)
+        start_state = _cast_like(new_state(carry.params, hyper), carry.opt_state)
 
-    def chunk(carry: _Carry, aux: Any, limit: Any) -> tuple:
-        end = jnp.minimum(carry.target, carry.step + limit)
+        def running(loop: tuple) -> jax.Array:
+            step, diverged, done = (_scalar(loop[0].counts, i) for i in range(3))
+            going = lax.bitwise_and(lax.lt(step, _scalar(bounds, 0)), lax.eq(done, zero))
+            return lax.bitwise_and(going, lax.lt(diverged, zero))
 
-        def body(c: _Carry, _: None) -> tuple[_Carry, tuple]:
-            active = (c.step < end) & ~c.done & (c.diverged_at < 0)
-            c = lax.cond(active, advance, lambda c, _: c, c, aux)
-            return c, ((c.loss, c.params) if record_path else (c.loss,))
+        def body(loop: tuple) -> tuple:
+            c, rows = loop
+            step, diverged, done = (_scalar(c.counts, i) for i in range(3))
+            fresh = lax.lt(step, zero)
+            # The fresh iteration's update is discarded; an infinite value makes a line search
+            # accept its first trial there instead of searching on the placeholder state.
+            value = lax.select(fresh, np.array(np.inf, dtype), _scalar(c.values, 0))
+            extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
+            if spec.line_search:
+                extra.update(grad=c.grad, value_fn=lambda p: objective(p, aux))
+            updates, state = placeholder.update(c.grad, c.opt_state, c.params, **extra)
+            moved = _cast_like(optax.apply_updates(c.params, updates), c.params)
+            params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
+            state = _select(fresh, start_state, _cast_like(state, c.opt_state))
+            loss, grad = value_and_grad(params, state, aux)
+            grad = _cast_like(grad, c.grad)
+            loss = lax.convert_element_type(loss, dtype)
+            now = _vector(loss, _global_norm(grad, dtype))
+            step = lax.add(step, np.int32(1))
+            diverged = lax.select(_all_finite(loss, params), diverged, step)
+            if has_tol:
+                done = lax.convert_element_type(
+                    lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
+                )
+            start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
+            row = [lax.broadcast(loss, (1,))]
+            if record_path:
+                row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
+            rows = lax.dynamic_update_slice(
+                rows,
+                lax.broadcast(lax.concatenate(row, 0), (1,)),
+                (lax.sub(step, _scalar(bounds, 1)), zero),
+                allow_negative_indices=False,
+            )
+            counts = _vector(step, diverged, done)
+            values = lax.concatenate([now, start], 0)
+            return _Carry(params, state, grad, values, counts, c.settings), rows
 
-        carry, outputs = lax.scan(body, carry, length=CHUNK)
-        return carry, _summary(carry), outputs
+        width = 1 + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
+        rows = lax.full((CHUNK + 1, width), 0, dtype)
+        return lax.while_loop(running, body, (carry, rows))
 
-    return _Program(jax.jit(init), jax.jit(chunk), record_path)
+    state = jax.eval_shape(new_state, params, jax.ShapeDtypeStruct((2,), dtype))
+    zeros = tuple(np.zeros(p.shape, p.dtype) for p in params)
+    blank = _Carry(
+        params=zeros,
+        opt_state=jax.tree_util.tree_map(_zeros, state),
+        grad=zeros,
+        values=np.zeros(4, dtype),
+        counts=np.array([-1, -1, 0], np.int32),  # fresh, not diverged, not done
+        settings=np.zeros(3, dtype),
+    )
+    options = COMPILER_OPTIONS if fast_compile else None
+    return _Program(_Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
+
+
+def _zeros(like: jax.ShapeDtypeStruct) -> Any:
+    """Host zeros shaped like ``like`` (device ones for PRNG keys, which numpy cannot hold)."""
+    if jax.dtypes.issubdtype(like.dtype, jax.dtypes.extended):
+        return jnp.zeros(like.shape, like.dtype)
+    return np.zeros(like.shape, like.dtype)
 
 
 _PROGRAMS: OrderedDict[Hashable, Any] = OrderedDict()  # key -> _Program or Hessian function
@@ -608,9 +761,12 @@ def _program_for(
     key = _cache_key(objective, cache_key, params, aux) + (spec.name, has_tol)
     program = _cached(key)
     if program is None:
-        _check_objective(objective, params, aux, names)
+        loss_dtype, largest = _check_objective(objective, params, aux, names)
         record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
-        program = _store(key, _build_program(objective, spec, has_tol, record_path))
+        fast = largest <= FAST_COMPILE_LIMIT
+        program = _store(
+            key, _build_program(objective, spec, has_tol, record_path, params, loss_dtype, fast)
+        )
     return program
 
 
@@ -640,7 +796,7 @@ def _store(key: tuple, entry: Any) -> Any:
 
 # --------------------------------------------------------------------------- driver
 
-_Status = tuple  # (step, loss, grad_norm, done, diverged_at) as Python scalars
+_Status = tuple  # (step, loss, grad_norm, done, diverged_at, start_loss, start_grad_norm)
 
 
 def minimize(
@@ -664,45 +820,42 @@ def minimize(
     computation for the program cache (default: the function object); the same key always
     means the same compiled program, whatever function is passed alongside it.
     ``on_progress(steps_done, loss)`` runs after every chunk; raising ``KeyboardInterrupt``
-    there (or pressing Ctrl-C during a chunk) ends the run with ``interrupted=True``.
-    ``names`` (one per variable) only improves error messages.
+    there (or pressing Ctrl-C during a later chunk) ends the run with ``interrupted=True``.
+    Ctrl-C during the first chunk (which compiles on a cache miss) propagates: nothing has
+    finished then, not even evaluating the start.  ``names`` (one per variable) only
+    improves error messages.
 
     For ``optimizer="lbfgs"`` the ``lr`` is ignored: optax's zoom line search chooses each
     step length (the run still records the ``lr`` given).  The starting values must give a
-    finite objective; a step that makes the objective or a variable non-finite freezes the
+    finite objective; a step that makes the objective or a variable non-finite stops the
     run (``diverged_at``) and the starting values are returned.
     """
     spec = resolve_optimizer(optimizer)
     lr, steps, momentum, tol = _check_settings(spec, lr, steps, momentum, tol)
     params = _as_params(initial, names)
     program = _program_for(objective, spec, params, aux, tol is not None, cache_key, names)
-    tol_arg = math.inf if tol is None else tol
-    carry, summary = program.init(
-        params, aux, lr, 0.0 if momentum is None else momentum, steps, tol_arg
+    carry = program.fresh_carry(
+        params, lr, 0.0 if momentum is None else momentum, math.inf if tol is None else tol
     )
-    start = _status(summary)
-    if not math.isfinite(start[1]):
+    first = _next_chunk(program, _Progress(carry, (0,) * 7, ()), aux, steps)
+    start = first.status[5:]  # the first chunk evaluated the start
+    if not math.isfinite(start[0]):
         raise GradmagicError(
-            f"The objective is {start[1]} at the starting values; start where it is finite."
+            f"The objective is {start[0]} at the starting values; start where it is finite."
         )
-    first_carry = carry
-    carry, status, outputs, interrupted = _run_chunks(
-        program, carry, aux, start, steps, on_progress
-    )
-    final, chunks, first, loss0 = jax.device_get(
-        (carry.params, [out for _, out in outputs], params, first_carry.loss)
+    carry, status, outputs, interrupted = _run_chunks(program, first, aux, steps, on_progress)
+    final, chunks, initial_values = jax.device_get(
+        (carry.params, [out for _, out in outputs], params)
     )  # the one bulk transfer
-    ran = [n for n, _ in outputs]
-    history = np.concatenate(
-        [np.reshape(loss0, 1)] + [c[0][:n] for n, c in zip(ran, chunks, strict=True)]
-    )
-    path = _assemble_path(first, chunks, ran) if program.record_path else ()
-    step, loss, gnorm, done, diverged = status
+    rows = np.concatenate([c[:n] for (n, _), c in zip(outputs, chunks, strict=True)])
+    history = rows[:, 0].astype(program.loss_dtype, copy=False)
+    path = _unpack_path(rows, initial_values) if program.record_path else ()
+    step, loss, gnorm, done, diverged = status[:5]
     restore = diverged >= 0 or step == 0  # never hand back non-finite values
     return OptimizationRun(
-        values=_host_values(initial, first if restore else final, exact=restore),
-        loss=start[1] if restore else loss,
-        grad_norm=start[2] if restore else gnorm,
+        values=_host_values(initial, initial_values if restore else final, exact=restore),
+        loss=start[0] if restore else loss,
+        grad_norm=start[1] if restore else gnorm,
         steps=step,
         requested_steps=steps,
         converged=tol is not None and done,
@@ -717,14 +870,19 @@ def minimize(
     )
 
 
-def _status(summary: tuple[jax.Array, jax.Array]) -> _Status:
-    """The few scalars Python needs between chunks (see :func:`_summary`)."""
-    (step, done, diverged), (loss, gnorm) = jax.device_get(summary)
-    return int(step), float(loss), float(gnorm), bool(done), int(diverged)
+def _status(carry: _Carry) -> _Status:
+    """The few scalars Python needs between chunks (two small transfers)."""
+    (step, diverged, done), (loss, gnorm, start_loss, start_gnorm) = jax.device_get(
+        (carry.counts, carry.values)
+    )
+    return (
+        int(step), float(loss), float(gnorm), bool(done), int(diverged),
+        float(start_loss), float(start_gnorm),
+    )  # fmt: skip
 
 
 def _finished(status: _Status, steps: int) -> bool:
-    step, _, _, done, diverged = status
+    step, _, _, done, diverged = status[:5]
     return step >= steps or done or diverged >= 0
 
 
@@ -733,31 +891,32 @@ class _Progress(NamedTuple):
 
     carry: _Carry
     status: _Status
-    outputs: tuple  # linked list: (earlier, (steps_run, chunk_outputs)) or ()
+    outputs: tuple  # linked list: (earlier, (rows_recorded, rows)) or ()
 
 
 def _run_chunks(
     program: _Program,
-    carry: _Carry,
+    first: _Progress,
     aux: Any,
-    status: _Status,
     steps: int,
     on_progress: Callable[[int, float], None] | None,
 ) -> tuple[_Carry, _Status, list, bool]:
-    """Run chunks until done, diverged, out of steps or interrupted.
+    """Run chunks after the ``first`` until done, diverged, out of steps or interrupted.
 
     Chunk sizes follow the measured time per step so each takes about :data:`CHUNK_SECONDS`
     (a slow objective still reports progress and reacts to Ctrl-C); the estimate is kept on
     the program so the next run starts with full-size chunks.  On Ctrl-C (during a chunk or
     raised by ``on_progress``) the chunk in flight is dropped and the last finished state is
-    returned.  Returns the final carry, its status, ``[(steps_run, outputs)]`` per chunk and
-    whether it was interrupted.
+    returned.  Returns the final carry, its status, ``[(rows_recorded, rows)]`` per chunk
+    and whether it was interrupted.
     """
-    done = _Progress(carry, status, ())
+    done = first
     interrupted = False
     try:
+        if on_progress is not None:
+            on_progress(done.status[0], done.status[1])
         while not _finished(done.status, steps):
-            done = _next_chunk(program, done, aux)
+            done = _next_chunk(program, done, aux, steps)
             if on_progress is not None:
                 on_progress(done.status[0], done.status[1])
     except KeyboardInterrupt:
@@ -769,14 +928,24 @@ def _run_chunks(
     return done.carry, done.status, outputs[::-1], interrupted
 
 
-def _next_chunk(program: _Program, done: _Progress, aux: Any) -> _Progress:
-    """Run one chunk, wait for its status, and time it to size the next one."""
+def _next_chunk(program: _Program, done: _Progress, aux: Any, steps: int) -> _Progress:
+    """Run one chunk, wait for its status, and time it to size the next one.
+
+    A program's first chunk is not timed: it includes tracing and compiling.
+    """
+    fresh = not done.outputs  # the first chunk of a run also records the start
+    step = done.status[0]
+    end = min(steps, step + _chunk_limit(program.seconds_per_step))
+    bounds = np.array([end, step + (not fresh)], np.int32)
+    timed = program.chunk_calls > 0
+    program.chunk_calls += 1
     started = time.perf_counter()
-    carry, summary, out = program.chunk(done.carry, aux, _chunk_limit(program.seconds_per_step))
-    status = _status(summary)
-    ran = status[0] - done.status[0]
-    program.seconds_per_step = (time.perf_counter() - started) / max(ran, 1)
-    return _Progress(carry, status, (done.outputs, (ran, out)))
+    carry, rows = program.chunk(done.carry, aux, bounds)
+    status = _status(carry)
+    ran = status[0] - step
+    if timed:
+        program.seconds_per_step = (time.perf_counter() - started) / max(ran, 1)
+    return _Progress(carry, status, (done.outputs, (ran + fresh, rows)))
 
 
 def _chunk_limit(seconds_per_step: float | None) -> int:
@@ -786,14 +955,15 @@ def _chunk_limit(seconds_per_step: float | None) -> int:
     return max(1, min(CHUNK, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
 
 
-def _assemble_path(first: tuple, chunks: list, ran: list[int]) -> tuple:
-    """Per variable: the start followed by every recorded step, shape ``(steps+1, *shape)``."""
-    return tuple(
-        np.concatenate(
-            [np.asarray(start)[None]] + [c[1][i][:n] for n, c in zip(ran, chunks, strict=True)]
-        )
-        for i, start in enumerate(first)
-    )
+def _unpack_path(rows: np.ndarray, start: tuple) -> tuple:
+    """Per variable: its columns of the recorded rows, shape ``(steps+1, *shape)``."""
+    path, column = [], 1
+    for value in start:
+        size = math.prod(np.shape(value))
+        part = rows[:, column : column + size].reshape((-1, *np.shape(value)))
+        path.append(part.astype(np.asarray(value).dtype, copy=False))
+        column += size
+    return tuple(path)
 
 
 def _host_values(initial: Sequence[Any], values: tuple, exact: bool) -> tuple:

@@ -186,6 +186,9 @@ def test_name_stores_the_result_too(nb):
 def test_progress_bar_counts_steps_and_closes():
     from gradmagic.minimizing import ProgressBar
 
+    quick = ProgressBar(total=1000, label="sgd", delay=60.0)
+    quick(256, 0.5)
+    assert quick.bar is None  # a run shorter than the delay shows (and imports) nothing
     bar = ProgressBar(total=1000, label="sgd", delay=0.0)
     bar(256, 0.5)
     bar(512, 0.25)

@@ -111,6 +111,20 @@ def test_lbfgs_solves_rosenbrock_and_ignores_lr():
     np.testing.assert_array_equal(run.history, other.history)  # the line search sets steps
 
 
+def test_objective_evaluations_per_run():
+    calls = []
+
+    def counted(p, aux):
+        jax.debug.callback(lambda x: calls.append(x), p[0])
+        return rosenbrock(p, aux)
+
+    minimize(counted, (-1.2, 1.0), optimizer="adam", lr=0.01, steps=3)
+    assert len(calls) == 1 + 3  # the start, then one per step
+    calls.clear()
+    minimize(counted, (-1.2, 1.0), optimizer="lbfgs", steps=1)
+    assert len(calls) <= 4  # no line search runs on the placeholder state of a fresh run
+
+
 def test_momentum_and_aux_change_the_result():
     def shifted(p, aux):
         return (p[0] - aux["target"]) ** 2
@@ -218,16 +232,25 @@ def test_interrupt_during_a_chunk_drops_only_that_chunk(monkeypatch):
     real = optimize._next_chunk
     seen = []
 
-    def flaky(program, done, aux):
+    def flaky(program, done, *rest):
         seen.append(done.status[0])
         if len(seen) == 3:
             raise KeyboardInterrupt  # as if Ctrl-C arrived while the chunk ran
-        return real(program, done, aux)
+        return real(program, done, *rest)
 
     monkeypatch.setattr(optimize, "_next_chunk", flaky)
     run = minimize(parabola, (0.0,), lr=0.001, steps=5000)
     assert run.interrupted and run.steps == seen[-1] > 0
     assert run.history.shape == (run.steps + 1,) and run.path[0].shape == (run.steps + 1,)
+
+
+def test_interrupt_during_the_first_chunk_propagates(monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt  # Ctrl-C while the first chunk compiles: nothing finished
+
+    monkeypatch.setattr(optimize, "_next_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        minimize(parabola, (0.0,), lr=0.01, steps=100)
 
 
 def test_progress_is_reported_after_every_chunk():
@@ -266,7 +289,7 @@ def test_nothing_recompiles_for_new_settings(compilations):
     aux = (np.float32(2.0), np.float32(1.0))
     start = (0.0, np.ones(3, np.float32))
     minimize(objective, start, aux=aux, optimizer="momentum", steps=300)
-    assert len(compilations) > 0  # the first run compiles init + chunk
+    assert len(compilations) == 1  # the first run compiles one program, used by every chunk
     compilations.clear()
     minimize(objective, start, aux=aux, optimizer="momentum", steps=300)  # re-run
     minimize(objective, start, aux=aux, optimizer="momentum", steps=300, lr=0.1)
@@ -283,6 +306,14 @@ def test_new_tol_value_does_not_recompile(compilations):
     compilations.clear()
     run = minimize(parabola, (3.0,), lr=0.05, steps=500, tol=1e-4)
     assert run.converged and compilations == []
+
+
+def test_compiler_options_an_xla_rejects_are_dropped(monkeypatch):
+    monkeypatch.setattr(optimize, "COMPILER_OPTIONS", {"xla_no_such_option": True})
+    monkeypatch.setattr(optimize._Jit, "options_work", True)
+    run = minimize(lambda p, a: (p[0] - 2.0) ** 2, (0.0,), lr=0.1, steps=100)
+    assert run.values[0] == pytest.approx(2.0, abs=1e-4)
+    assert not optimize._Jit.options_work  # later programs compile without them at once
 
 
 def test_cached_run_is_fast():
@@ -357,11 +388,15 @@ def test_every_optimizer_traces(name):
     """Every listed optimizer builds a loop JAX can trace (no compile, so this stays fast)."""
     start = (np.float32(0.0), np.zeros(2, np.float32))
     spec = resolve_optimizer(name)
-    program = optimize._build_program(bowl, spec, has_tol=True, record_path=True)
-    carry, summary = jax.eval_shape(program.init, start, (), 0.1, 0.5, 100, 1e-6)
-    assert summary[1].dtype == np.float32
-    carry, _, (losses, path) = jax.eval_shape(program.chunk, carry, (), 8)
-    assert losses.shape == (optimize.CHUNK,) and path[1].shape == (optimize.CHUNK, 2)
+    program = optimize._build_program(bowl, spec, True, True, start, np.dtype(np.float32))
+    fresh = program.fresh_carry(start, 0.1, 0.5, 1e-6)
+    bounds = np.array([8, 0], np.int32)
+    carry, rows = jax.eval_shape(program.chunk.fn, fresh, (), bounds)
+    assert rows.shape == (optimize.CHUNK + 1, 1 + 1 + 2) and rows.dtype == np.float32
+    same = jax.tree_util.tree_map(
+        lambda a, b: (a.shape, a.dtype) == (b.shape, b.dtype), carry, fresh
+    )
+    assert all(jax.tree_util.tree_leaves(same))  # later chunks reuse the first one's program
 
 
 # --------------------------------------------------------------------------- user mistakes
