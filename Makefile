@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gradmagic-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: lab test lint format unit notebooks bench chromium binder-check clean
+.PHONY: lab test lint format unit notebooks bench bytecode chromium binder-check clean
 
 # The virtual environment, with gradmagic (editable) and everything tests and the lab need,
 # at the versions in constraints.txt (the ones the notebooks' saved outputs come from).
@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,lab]"
+	$(MAKE) bytecode
 	touch $(STAMP)
+
+# An editable install is not byte-compiled (a regular pip install is); without .pyc files
+# every kernel compiles gradmagic from source, inside the first magic call.
+bytecode:
+	$(BIN)/python -m compileall -q gradmagic bench
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
@@ -48,7 +54,7 @@ notebooks: $(STAMP)
 		--ExecutePreprocessor.store_widget_state=False notebooks/*.ipynb
 	$(BIN)/python notebooks/build_notebooks.py --tidy
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/python -m bench
 
 # Binder's environment from binder/ alone: a copy of the working tree (as Binder clones it),
