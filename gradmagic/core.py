@@ -38,7 +38,7 @@ from jax.flatten_util import ravel_pytree
 from gradmagic.cell import LAST_EXPRESSION, PERTURBATIONS, CellAnalysis, compile_cell
 from gradmagic.errors import GradmagicError
 from gradmagic.recording import Operation, dependencies, operations
-from gradmagic.values import is_floating
+from gradmagic.values import default_float, is_floating
 
 _MISSING = object()
 
@@ -154,11 +154,6 @@ class CellProgram:
         if name == LAST_EXPRESSION:
             return self.analysis.last_expression or name
         return name
-
-
-def default_float() -> Any:
-    """The session's float dtype: float64 with ``%gradmagic x64=on``, else float32."""
-    return np.float64 if jax.config.jax_enable_x64 else np.float32
 
 
 def as_array(value: Any) -> Any:
@@ -559,11 +554,6 @@ def fingerprint(value: Any) -> Any:
 def _aval(value: Any) -> tuple[tuple[int, ...], str]:
     array = as_array(value)
     return (tuple(np.shape(array)), str(array.dtype))
-
-
-def compiled_cache_size() -> int:
-    """How many compiled tape programs are cached (for tests and ``%gradmagic``)."""
-    return len(_COMPILED)
 
 
 def _compiled(

@@ -45,6 +45,7 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from gradmagic.errors import GradmagicError, did_you_mean
+from gradmagic.values import default_float
 
 __all__ = [
     "CHUNK",
@@ -293,11 +294,6 @@ def _label(names: Sequence[str] | None, i: int, count: int) -> str:
     return "the variable" if count == 1 else f"variable {i + 1}"
 
 
-def _default_float() -> np.dtype:
-    """float64 when JAX x64 is on, else float32 (what jnp gives a Python float)."""
-    return np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
-
-
 def _as_param(value: Any, label: str, example: str) -> Any:
     """Turn one starting value into a float array JAX accepts, or explain what is wrong.
 
@@ -313,7 +309,7 @@ def _as_param(value: Any, label: str, example: str) -> Any:
             f"make it a float, e.g. {example} = {float(value)!r}."
         )
     if isinstance(value, float):
-        return np.asarray(value, dtype=_default_float())
+        return np.asarray(value, dtype=default_float())
     if not isinstance(value, jax.Array):
         try:
             array = np.asarray(value)
@@ -327,7 +323,7 @@ def _as_param(value: Any, label: str, example: str) -> Any:
         value = array
     _check_param_dtype(value.dtype, label, example)
     if isinstance(value, np.ndarray) and value.dtype == np.float64:
-        value = value.astype(_default_float(), copy=False)
+        value = value.astype(default_float(), copy=False)
     return value
 
 

@@ -44,3 +44,11 @@ def describe(value: Any) -> str:
     if dtype is not None and hasattr(value, "shape"):
         return f"an array of dtype {np.dtype(dtype).name}"
     return f"a {type(value).__name__}"
+
+
+def default_float() -> np.dtype:
+    """The session's float dtype: float64 with ``%gradmagic x64=on`` (JAX's x64), else
+    float32, what JAX gives a Python float.  JAX is imported here only when asked."""
+    import jax
+
+    return np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
