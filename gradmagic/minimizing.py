@@ -77,9 +77,39 @@ class Problem:
             names=self.variables,
         )
 
-    def value_at(self, values: Sequence[Any]) -> float:
-        """The objective at other values of the variables (for plots)."""
-        return float(self.objective(tuple(values), self.aux()))
+    def solve(
+        self,
+        *,
+        optimizer: str,
+        lr: float,
+        steps: int,
+        momentum: float | None,
+        tol: float | None,
+        start: Sequence[Any] | None = None,
+        on_progress: Callable[[int, float], None] | None = None,
+    ) -> Any:
+        """One run as a :class:`~gradmagic.minimize_result.MinimizeResult`; a diverged run
+        gets the learning-rate advice from the Hessian at its start (compiled once per
+        problem, like the loop)."""
+        from gradmagic.minimize_result import MinimizeResult
+        from gradmagic.optimize import suggested_learning_rate
+
+        begin = tuple(start) if start is not None else self.start
+        run = self.run(
+            optimizer=optimizer,
+            lr=lr,
+            steps=steps,
+            momentum=momentum,
+            tol=tol,
+            start=begin,
+            on_progress=on_progress,
+        )
+        suggestion = None
+        if run.diverged_at is not None:
+            suggestion = suggested_learning_rate(
+                self.objective, begin, self.aux(), cache_key=self.cache_key
+            )
+        return MinimizeResult(self.label, self.variables, begin, run, suggestion)
 
 
 def _function_globals(value: Any) -> list[str]:
@@ -266,21 +296,14 @@ def minimize_problem(
     progress: bool = True,
 ) -> Any:
     """Run, write the optimum back only after a clean finish, and return the result."""
-    from gradmagic.minimize_result import MinimizeResult
-    from gradmagic.optimize import suggested_learning_rate
-
     bar = ProgressBar(steps, optimizer) if progress else None
     try:
-        run = problem.run(
+        result = problem.solve(
             optimizer=optimizer, lr=lr, steps=steps, momentum=momentum, tol=tol, on_progress=bar
         )
     finally:
         if bar is not None:
             bar.close()
-    suggestion = None
-    if run.diverged_at is not None:
-        suggestion = suggested_learning_rate(problem.objective, problem.start, problem.aux())
-    result = MinimizeResult(problem.label, problem.variables, problem.start, run, suggestion)
     if result.succeeded:
         namespace.update(result.values)
     return result
