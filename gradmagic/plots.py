@@ -45,25 +45,33 @@ def show_png(figure: Figure, description: str) -> None:
     display({"image/png": data, "text/plain": f"[plot: {description}]"}, raw=True)
 
 
-def evaluate_on(
-    function: Callable[..., Any], arguments: list[Any], axis_values: list[np.ndarray]
-) -> np.ndarray:
-    """Evaluate ``function`` over a grid: vectorised when the cell allows, else point by point.
+def evaluate_on(function: Callable[..., Any], *coordinates: np.ndarray) -> np.ndarray:
+    """``function`` at every point of flattened coordinate arrays (one per argument).
 
-    ``axis_values[k]`` replaces ``arguments[k]`` (same length arrays, flattened grid).
+    Vectorised with ``jax.vmap`` when the code allows, else point by point (Python control
+    flow on values cannot be vectorised).
     """
     import jax
     import jax.numpy as jnp
 
-    varying = len(axis_values)
-
-    def at(*values: Any) -> Any:
-        return function(*values, *arguments[varying:])
-
     try:
-        return np.asarray(jax.vmap(at)(*[jnp.asarray(v) for v in axis_values]))
-    except Exception:  # Python control flow on values cannot be vectorised
-        return np.array([float(at(*point)) for point in zip(*axis_values, strict=True)])
+        return np.asarray(jax.vmap(function)(*[jnp.asarray(c) for c in coordinates]))
+    except Exception:
+        return np.array([float(function(*point)) for point in zip(*coordinates, strict=True)])
+
+
+def draw_contours(
+    axes: Any,
+    function: Callable[..., Any],
+    range0: tuple[float, float],
+    range1: tuple[float, float],
+    points: int,
+    **style: Any,
+) -> Any:
+    """Contour lines of a two-argument scalar function over a ``points``² grid."""
+    mesh0, mesh1 = np.meshgrid(np.linspace(*range0, points), np.linspace(*range1, points))
+    values = evaluate_on(function, mesh0.ravel(), mesh1.ravel()).reshape(mesh0.shape)
+    return axes.contour(mesh0, mesh1, values, cmap="viridis", **style)
 
 
 def plot_tape(tape: Tape) -> None:
@@ -103,7 +111,7 @@ def plot_tape(tape: Tape) -> None:
         name = external[0].name
         span = max(1.0, abs(point[0]))
         xs = np.linspace(point[0] - span, point[0] + span, 201)
-        ys = evaluate_on(scalar, [], [xs])
+        ys = evaluate_on(scalar, xs)
         axes.plot(xs, ys, label=label)
         axes.plot(xs, value + gradient[0] * (xs - point[0]), "--", label="tangent")
         if target in derivatives.hessians:
@@ -123,11 +131,14 @@ def plot_tape(tape: Tape) -> None:
     else:
         (n0, n1) = (external[0].name, external[1].name)
         spans = [max(1.0, abs(p)) for p in point]
-        g0 = np.linspace(point[0] - spans[0], point[0] + spans[0], 61)
-        g1 = np.linspace(point[1] - spans[1], point[1] + spans[1], 61)
-        mesh0, mesh1 = np.meshgrid(g0, g1)
-        zs = evaluate_on(scalar, [], [mesh0.ravel(), mesh1.ravel()]).reshape(mesh0.shape)
-        contours = axes.contour(mesh0, mesh1, zs, levels=20, cmap="viridis")
+        contours = draw_contours(
+            axes,
+            scalar,
+            (point[0] - spans[0], point[0] + spans[0]),
+            (point[1] - spans[1], point[1] + spans[1]),
+            61,
+            levels=20,
+        )
         axes.clabel(contours, fontsize=7)
         norm = float(np.hypot(*gradient)) or 1.0
         scale = 0.25 * min(spans) / norm
@@ -188,10 +199,10 @@ def draw_minimization(figure: Figure, problem: Any, results: list[Any], with_pat
         paths = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
         low, high = _path_extent(paths, float(problem.start[0]))
         xs = np.linspace(low, high, 200)
-        axes.plot(xs, evaluate_on(objective, [], [xs]), color="gray")
+        axes.plot(xs, evaluate_on(objective, xs), color="gray")
         for result, path in zip(results, paths, strict=False):
-            values = evaluate_on(objective, [], [path])
-            axes.plot(path, values, ".-", markersize=3, label=result.optimizer)
+            # history[k] is the objective at path[k]: no need to evaluate it again
+            axes.plot(path, result.history, ".-", markersize=3, label=result.optimizer)
         axes.set_xlabel(names[0])
         axes.set_ylabel(problem.label)
     else:
@@ -199,9 +210,7 @@ def draw_minimization(figure: Figure, problem: Any, results: list[Any], with_pat
         paths1 = [np.asarray(r.path[names[1]], dtype=float) for r in results if r.path]
         low0, high0 = _path_extent(paths0, float(problem.start[0]))
         low1, high1 = _path_extent(paths1, float(problem.start[1]))
-        mesh0, mesh1 = np.meshgrid(np.linspace(low0, high0, 60), np.linspace(low1, high1, 60))
-        zs = evaluate_on(objective, [], [mesh0.ravel(), mesh1.ravel()]).reshape(mesh0.shape)
-        axes.contour(mesh0, mesh1, zs, levels=20, cmap="viridis", linewidths=0.8)
+        draw_contours(axes, objective, (low0, high0), (low1, high1), 60, levels=20, linewidths=0.8)
         for result, p0, p1 in zip(results, paths0, paths1, strict=False):
             axes.plot(p0, p1, ".-", markersize=3, label=result.optimizer)
         axes.plot([float(problem.start[0])], [float(problem.start[1])], "o", color="black")

@@ -168,7 +168,7 @@ class OptimizerPanel(widgets.VBox):
     # ------------------------------------------------------------------ pure-ish mapping
     def recompute(self) -> MinimizeResult | None:
         """Run the current settings, then redraw; errors land in the message area."""
-        from gradmagic.optimize import resolve_optimizer, suggested_learning_rate
+        from gradmagic.optimize import resolve_optimizer
 
         try:
             spec = resolve_optimizer(self.optimizer.value)
@@ -176,24 +176,13 @@ class OptimizerPanel(widgets.VBox):
             self.momentum.description = spec.momentum_name or "momentum"
             self.lr.disabled = not spec.uses_lr  # L-BFGS: the line search picks each step
             momentum = self.momentum.value if spec.momentum_name else None
-            run = self.problem.run(
+            self.result = self.problem.solve(
                 optimizer=spec.name,
                 lr=self.lr.value,
                 steps=self.steps.value,
                 momentum=momentum,
                 tol=self._tol,
                 start=self.start.values,
-            )
-            suggestion = None
-            if run.diverged_at is not None:
-                suggestion = suggested_learning_rate(
-                    self.problem.objective,
-                    self.start.values,
-                    self.problem.aux(),
-                    cache_key=self.problem.cache_key,
-                )
-            self.result = MinimizeResult(
-                self.problem.label, self.problem.variables, self.start.values, run, suggestion
             )
             self.stability.value = self._stability_html(spec.name)
             self.summary.value = self.result._repr_html_()
@@ -336,7 +325,7 @@ class _PanelFigure:
         self._static: Any = None  # the rendered static parts, for blitting
 
     def _background(self, start: tuple[float, ...]) -> None:
-        from gradmagic.plots import evaluate_on
+        from gradmagic.plots import draw_contours, evaluate_on
 
         axes = self.path_axes
         assert axes is not None
@@ -349,16 +338,13 @@ class _PanelFigure:
         spans = [max(1.0, 1.5 * abs(v)) for v in start]
         if len(start) == 1:
             xs = np.linspace(-spans[0], spans[0], 200) + 0.0
-            axes.plot(xs, evaluate_on(objective, [], [xs]), color="gray")
+            axes.plot(xs, evaluate_on(objective, xs), color="gray")
             axes.set_xlabel(self.problem.variables[0])
             axes.set_ylabel(self.problem.label)
             (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
         else:
-            g0 = np.linspace(-spans[0], spans[0], 50)
-            g1 = np.linspace(-spans[1], spans[1], 50)
-            mesh0, mesh1 = np.meshgrid(g0, g1)
-            zs = evaluate_on(objective, [], [mesh0.ravel(), mesh1.ravel()]).reshape(mesh0.shape)
-            axes.contour(mesh0, mesh1, zs, levels=15, cmap="viridis", linewidths=0.7)
+            spans0, spans1 = (-spans[0], spans[0]), (-spans[1], spans[1])
+            draw_contours(axes, objective, spans0, spans1, 50, levels=15, linewidths=0.7)
             axes.set_xlabel(self.problem.variables[0])
             axes.set_ylabel(self.problem.variables[1])
             (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
