@@ -29,7 +29,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 shell = InteractiveShell.instance()
 shell.run_cell("%load_ext gradmagic")
-import jax, optax, gradmagic.optimize, gradmagic.minimizing, gradmagic.core, gradmagic.minimize_result
+import jax, optax, gradmagic.minimize.runs, gradmagic.minimize.driver, gradmagic.minimize.result
 jax.jit(lambda v: v + 1)(1.0).block_until_ready()
 shell.user_ns["x"] = 0.0
 start = time.perf_counter()

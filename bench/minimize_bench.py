@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from bench.timing import best_of, report, run_quietly, shell
-from gradmagic.compilation_cache import counting_compilations
+from gradmagic.program_cache import counting_compilations
 
 
 def hand_written(lr: float = 0.01, steps: int = 1000):

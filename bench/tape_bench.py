@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from bench.timing import best_of, report, run_quietly, shell
-from gradmagic.compilation_cache import counting_compilations
+from gradmagic.program_cache import counting_compilations
 
 
 def rosenbrock(x: jax.Array) -> jax.Array:

@@ -16,8 +16,10 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Int, TraitError, observe, validate
 
 from gradmagic import options as line_options
+from gradmagic import settings as session
 from gradmagic.errors import GradmagicError
 
 MAGIC_NAMES = {"line": ("grad", "hessian", "minimize", "gradmagic"), "cell": ("tape", "minimize")}
@@ -53,7 +55,32 @@ def _parse(method: Callable, text: str, magic: str) -> argparse.Namespace:
 
 @magics_class
 class GradMagics(Magics):
-    """``%%tape``, ``%grad``, ``%hessian``, ``%minimize`` and ``%gradmagic``."""
+    """``%%tape``, ``%grad``, ``%hessian``, ``%minimize`` and ``%gradmagic``.
+
+    Settings are configurable traits: ``%config GradMagics.precision = 4``.
+    """
+
+    precision = Int(6, help="Significant digits shown in tables and summaries.").tag(config=True)
+    x64 = Bool(False, help="float64 throughout (JAX's jax_enable_x64).").tag(config=True)
+    jit = Bool(False, help="Compile every %%tape, as if --jit were given.").tag(config=True)
+
+    @validate("precision")
+    def _valid_precision(self, proposal: Any) -> int:
+        low, high = session.PRECISION_RANGE
+        if not low <= proposal["value"] <= high:
+            raise TraitError(f"precision must be from {low} to {high}, got {proposal['value']}.")
+        return proposal["value"]
+
+    @observe("precision", "x64", "jit")
+    def _setting_changed(self, change: Any) -> None:
+        session.apply(change["name"], change["new"])
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        # The traits (defaults, or values from configuration) are the session's settings.
+        for name in session.NAMES:
+            if getattr(self, name) != getattr(session.settings, name):
+                session.apply(name, getattr(self, name))
 
     def _execute(self, code: CodeType) -> None:
         """Run code for real in the notebook namespace (plain cell semantics)."""
@@ -139,40 +166,32 @@ class GradMagics(Magics):
         ``function`` and ``check``.
         """
         __tracebackhide__ = True
-        from gradmagic.engine import TapeRequest, record_tape
-        from gradmagic.settings import settings
+        from gradmagic.tape import TapeOptions
+        from gradmagic.tape_cell import record_tape
 
         args = _parse(self.tape, line, "tape")
-        if args.name is not None and not args.name.isidentifier():
-            raise GradmagicError(f"--name takes a variable name, got {args.name!r}.")
-        request = TapeRequest(
-            wrt=line_options.names(args.wrt, "--wrt"),
-            of=line_options.names(args.of, "--of"),
+        name = line_options.variable_name(args.name, "--name")
+        options = TapeOptions(
             hessian=args.hessian,
             order=args.order,
             check=args.check,
-            jit=args.jit or settings.jit,
+            jit=args.jit or self.jit,
             show_tape=args.show_tape,
             unconnected=args.unconnected,
+            plot=args.plot,
         )
+        wrt = line_options.names(args.wrt, "--wrt")
+        of = line_options.names(args.of, "--of")
         source = self._transformed(cell)
         result = record_tape(
-            source, self._filename(source), self.shell.user_ns, request, self._execute
+            source, self._filename(source), self.shell.user_ns, wrt, of, options, self._execute
         )
-        self.shell.user_ns["_tape"] = result
-        if args.name:
-            self.shell.user_ns[args.name] = result
-        if args.quiet:
-            return None
         if args.plot:
-            from IPython.display import display
-
-            from gradmagic.plots import plot_tape
-
-            display(result)
-            plot_tape(result)
-            return None
-        return result
+            result.plot()  # drawn now, so what it cannot plot is a usage error, not a display one
+        self.shell.user_ns["_tape"] = result
+        if name:
+            self.shell.user_ns[name] = result
+        return None if args.quiet else result
 
     # ------------------------------------------------------------------ %grad / %hessian
     @magic_arguments()
@@ -189,7 +208,7 @@ class GradMagics(Magics):
         Names the notebook lacks are looked up in jax.numpy (``exp``, ``log``, ``sum``…).
         One --wrt name returns its derivative, several a tuple, none a dict by name.
         """
-        from gradmagic.engine import gradient_of_expression
+        from gradmagic.expressions import gradient_of_expression
 
         expression, option_text = line_options.split_expression(line)
         args = _parse(self.grad, option_text, "grad")
@@ -210,7 +229,7 @@ class GradMagics(Magics):
 
         Several scalar inputs give one matrix; several inputs with arrays a tuple of blocks.
         """
-        from gradmagic.engine import hessian_of_expression
+        from gradmagic.expressions import hessian_of_expression
 
         expression, option_text = line_options.split_expression(line)
         args = _parse(self.hessian, option_text, "hessian")
@@ -221,16 +240,13 @@ class GradMagics(Magics):
     # ------------------------------------------------------------------ %gradmagic
     @line_magic
     @_usage_errors("gradmagic")
-    def gradmagic(self, line: str) -> None:
+    def gradmagic(self, line: str) -> Any:
         """Show versions, backend and settings; ``%gradmagic precision=4`` (or x64=on,
-        jit=on) changes a setting for the session."""
-        from gradmagic import settings as settings_module
-
-        assignments = line.split()
-        for assignment in assignments:
-            settings_module.update(assignment)
-        if not assignments:
-            print(environment_report())
+        jit=on) changes a setting for the session, as ``%config GradMagics.precision = 4``."""
+        assignments = [session.parse_assignment(text) for text in line.split()]
+        for key, value in assignments:  # all parsed first: one bad word changes nothing
+            setattr(self, key, value)
+        return None if assignments else EnvironmentReport()
 
     # ------------------------------------------------------------------ %minimize
     @magic_arguments()
@@ -286,7 +302,8 @@ class GradMagics(Magics):
         expression.  The optimum is written back to the notebook; the result is ``_min``.
         """
         __tracebackhide__ = True
-        from gradmagic import minimizing
+        from gradmagic.minimize import problem as problems
+        from gradmagic.minimize import runs
 
         if cell is None:
             objective, option_text = line_options.split_expression(line)
@@ -294,49 +311,36 @@ class GradMagics(Magics):
             objective, option_text = "", line
         args = _parse(self.minimize, option_text, "minimize")
         wrt = line_options.names(args.wrt, "--wrt")
+        name = line_options.variable_name(args.name, "--name")
         namespace = self.shell.user_ns
         if cell is None:
             if args.of is not None:
                 raise GradmagicError(
                     "--of is for the cell form (%%minimize); in a line, the expression is the objective."
                 )
-            problem = minimizing.problem_from_line(
-                objective, namespace, wrt, namespace.get("_tape")
-            )
+            problem = problems.problem_from_line(objective, namespace, wrt, namespace.get("_tape"))
         else:
             source = self._transformed(cell)
-            problem = minimizing.problem_from_cell(
+            problem = problems.problem_from_cell(
                 source, self._filename(source), namespace, wrt, args.of
             )
         settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
         if args.widgets:
-            from gradmagic.widgets import OptimizerPanel
+            from gradmagic.lab.panel import OptimizerPanel
 
-            panel = OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
-            return panel
+            return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
-            result = minimizing.compare_optimizers(problem, optimizers, **settings)
-            runs = list(result.results.values())
+            result = runs.compare_optimizers(problem, optimizers, **settings)
         else:
-            result = minimizing.minimize_problem(
-                problem, namespace, optimizer=args.optimizer, **settings
-            )
-            runs = [result]
+            result = runs.minimize_problem(problem, namespace, optimizer=args.optimizer, **settings)
+            result.show_path = args.plot
             if cell is not None:
                 self._run_cell_at_result(problem)
         namespace["_min"] = result
-        if args.name:
-            namespace[args.name] = result
-        if args.quiet:
-            return None
-        from IPython.display import display
-
-        from gradmagic.plots import show_minimization
-
-        display(result)
-        show_minimization(problem, runs, with_path=args.plot or bool(args.compare))
-        return None
+        if name:
+            namespace[name] = result
+        return None if args.quiet else result
 
     def _run_cell_at_result(self, problem: Any) -> None:
         """The cell form runs once for real after the optimisation (plain cell semantics:
@@ -348,39 +352,45 @@ class GradMagics(Magics):
         self.shell.user_ns.pop(LAST_EXPRESSION, None)
 
 
-def environment_report() -> str:
-    """Versions, backend, devices and settings, as ``%gradmagic`` prints them."""
-    import jax
+class EnvironmentReport:
+    """What ``%gradmagic`` shows: versions, backend, devices, cache and settings."""
 
-    import gradmagic
-    from gradmagic.settings import settings
+    def __init__(self) -> None:
+        import jax
 
-    devices = ", ".join(str(device) for device in jax.devices())
-    cache = jax.config.jax_compilation_cache_dir or "off"
-    return "\n".join(
-        [
+        import gradmagic
+
+        devices = ", ".join(str(device) for device in jax.devices())
+        cache = jax.config.jax_compilation_cache_dir or "off"
+        self.lines = [
             f"gradmagic {gradmagic.__version__}",
             f"jax {jax.__version__}, backend {jax.default_backend()}, devices: {devices}",
             f"compilation cache: {cache}",
-            f"settings: precision={settings.precision} x64={'on' if settings.x64 else 'off'} "
-            f"jit={'on' if settings.jit else 'off'}",
+            f"settings: {session.describe()}",
         ]
-    )
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines)
 
 
 def register(shell: Any) -> None:
-    """Register the magics on ``shell`` (loading twice just replaces them) and switch on
-    JAX's persistent compilation cache (see :mod:`gradmagic.compilation_cache`)."""
-    from gradmagic.compilation_cache import enable
+    """Register the magics on ``shell`` (loading twice just replaces them), make their
+    settings configurable with ``%config``, and switch on JAX's persistent compilation
+    cache (see :mod:`gradmagic.persistent_cache`)."""
+    from gradmagic.persistent_cache import enable
 
     enable()
-    shell.register_magics(GradMagics)
+    unregister(shell)
+    magics = GradMagics(shell=shell, parent=shell)
+    shell.configurables.append(magics)
+    shell.register_magics(magics)
 
 
 def unregister(shell: Any) -> None:
-    """Remove the magics from ``shell``."""
+    """Remove the magics (and their configurable) from ``shell``."""
     manager = shell.magics_manager
     for kind, magic_names in MAGIC_NAMES.items():
         for name in magic_names:
             manager.magics[kind].pop(name, None)
     manager.registry.pop("GradMagics", None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, GradMagics)]

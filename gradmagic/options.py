@@ -7,19 +7,21 @@ expression from its options, name lists, and "did you mean" for unknown options.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Iterable
 
 from gradmagic.errors import GradmagicError, did_you_mean
 
-_OPTION_START = re.compile(r"(?:^|\s)(--?[A-Za-z][\w-]*)")
+_OPTION_START = re.compile(r"(?:^|\s)(--[A-Za-z][\w-]*)")
 
 
 def split_expression(line: str) -> tuple[str, str]:
     """Split ``'a*x**2 + b --wrt x'`` into the expression and the option text.
 
-    Options start at the first whitespace-separated token that looks like ``--name``
-    (or ``-n``); everything before it is the expression, kept verbatim.
+    Options start at the first whitespace-separated token that looks like ``--name``;
+    everything before it is the expression, kept verbatim (so ``-exp(x)`` or ``a -b`` stay
+    expressions: the magics have no one-dash options).
     """
     match = _OPTION_START.search(line)
     if match is None:
@@ -27,19 +29,40 @@ def split_expression(line: str) -> tuple[str, str]:
     return line[: match.start(1)].strip(), line[match.start(1) :].strip()
 
 
+def is_name(text: str) -> bool:
+    """A name a variable can have: an identifier that is not a Python keyword."""
+    return text.isidentifier() and not keyword.iskeyword(text)
+
+
 def names(text: str | None, option: str) -> tuple[str, ...]:
-    """``'x, a,b'`` → ``('x', 'a', 'b')``; every entry must be a Python identifier."""
+    """``'x, a,b'`` → ``('x', 'a', 'b')``; every entry must be a name, each given once."""
     if text is None:
         return ()
     parts = [part.strip() for part in text.split(",") if part.strip()]
     for part in parts:
-        if not part.isidentifier():
+        if not is_name(part):
             raise GradmagicError(
                 f"{option} takes comma-separated names (e.g. {option} x,y); {part!r} is not a name."
             )
     if not parts:
         raise GradmagicError(f"{option} needs at least one name (e.g. {option} x).")
-    return tuple(dict.fromkeys(parts))
+    repeated = sorted({part for part in parts if parts.count(part) > 1}, key=parts.index)
+    if repeated:
+        raise GradmagicError(
+            f"{option} names {', '.join(repeated)} more than once; give each name once "
+            f"(e.g. {option} {','.join(dict.fromkeys(parts))})."
+        )
+    return tuple(parts)
+
+
+def variable_name(text: str | None, option: str) -> str | None:
+    """The variable a result is stored in (``--name VAR``): a valid, non-keyword name."""
+    if text is not None and not is_name(text):
+        raise GradmagicError(
+            f"{option} takes a variable name (e.g. {option} result); {text!r} is not one"
+            + (" (it is a Python keyword)." if keyword.iskeyword(text) else ".")
+        )
+    return text
 
 
 def explain_argument_error(message: str, known: Iterable[str], magic: str) -> str:

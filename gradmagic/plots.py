@@ -37,12 +37,37 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def show_png(figure: Figure, description: str) -> None:
-    """Display a figure as PNG with a deterministic text alternative."""
+class Plot:
+    """A finished figure that displays itself: a PNG plus a fixed one-line text.
+
+    nbval skips images and compares the text, so the text says what is drawn and never
+    changes between runs.  ``figure`` is the matplotlib figure, for users who want to
+    restyle or save it.
+    """
+
+    def __init__(self, figure: Figure, description: str) -> None:
+        self.figure = figure
+        self.description = description
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        data = base64.b64encode(png_bytes(self.figure)).decode("ascii")
+        return {"image/png": data, "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"[plot: {self.description}]"
+
+
+def show(result: Any, plot: Plot | None) -> None:
+    """Display a result's tables (its ``__repr__``/``_repr_html_``) and then its plot.
+
+    Results use this as their ``_ipython_display_``: one object returned by a magic can
+    then show a table and a figure, the way a notebook user expects both.
+    """
     from IPython.display import display
 
-    data = base64.b64encode(png_bytes(figure)).decode("ascii")
-    display({"image/png": data, "text/plain": f"[plot: {description}]"}, raw=True)
+    display({"text/plain": repr(result), "text/html": result._repr_html_()}, raw=True)
+    if plot is not None:
+        display(plot)
 
 
 def evaluate_on(function: Callable[..., Any], *coordinates: np.ndarray) -> np.ndarray:
@@ -74,11 +99,11 @@ def draw_contours(
     return axes.contour(mesh0, mesh1, values, cmap="viridis", **style)
 
 
-def plot_tape(tape: Tape) -> None:
+def tape_plot(tape: Tape) -> Plot:
     """One scalar input: target and tangent (and quadratic with --hessian); two: contours."""
-    derivatives = tape._derivatives
+    derivatives = tape.derivatives
     external = [s for s in derivatives.sources if not s.intermediate]
-    scalar_inputs = [s for s in external if np.shape(tape._program.frozen[s.name]) == ()]
+    scalar_inputs = [s for s in external if np.shape(tape.program.frozen[s.name]) == ()]
     scalar_targets = [t for t in derivatives.targets if np.shape(derivatives.values[t]) == ()]
     if (
         not scalar_targets
@@ -90,16 +115,16 @@ def plot_tape(tape: Tape) -> None:
             f"this tape has inputs {', '.join(s.name for s in external) or 'none'}. "
             "Choose them with --wrt."
         )
-    from gradmagic.core import cell_function
+    from gradmagic.cell_program import cell_function
 
     target = scalar_targets[0]
-    label = tape._program.label(target)
-    function = cell_function(tape._program, external, [target])
+    label = tape.program.label(target)
+    function = cell_function(tape.program, external, [target])
 
     def scalar(*values: Any) -> Any:
         return function(*values)[0]
 
-    point = [float(tape._program.frozen[s.name]) for s in external]
+    point = [float(tape.program.frozen[s.name]) for s in external]
     gradient = [
         float(np.asarray(derivatives.jacobians[target][derivatives.sources.index(s)]))
         for s in external
@@ -155,74 +180,4 @@ def plot_tape(tape: Tape) -> None:
         description = (
             f"contours of {label} over {n0}, {n1} with the gradient at ({point[0]:g}, {point[1]:g})"
         )
-    show_png(figure, description)
-
-
-def _path_extent(paths: list[np.ndarray], center: float) -> tuple[float, float]:
-    finite = np.concatenate([p[np.isfinite(p)] for p in paths] + [np.array([center])])
-    low, high = float(finite.min()), float(finite.max())
-    span = max(high - low, 1e-3 * max(1.0, abs(center)), 0.5)
-    return low - 0.25 * span, high + 0.25 * span
-
-
-def draw_minimization(figure: Figure, problem: Any, results: list[Any], with_path: bool) -> None:
-    """Loss curves (left) and, for one or two scalar variables, paths (right)."""
-    scalar = all(np.shape(value) == () for value in problem.start)
-    show_path = with_path and scalar and len(problem.variables) in (1, 2)
-    curves = figure.add_subplot(1, 2 if show_path else 1, 1)
-    for result in results:
-        history = np.asarray(result.history, dtype=float)
-        curves.plot(np.arange(len(history)), history, label=result.optimizer)
-    finite = np.concatenate([np.asarray(r.history, dtype=float) for r in results])
-    finite = finite[np.isfinite(finite)]
-    if finite.size and finite.min() > 0 and finite.max() / max(finite.min(), 1e-300) > 100:
-        curves.set_yscale("log")
-    curves.set_xlabel("step")
-    curves.set_ylabel("objective")
-    diverged = [r for r in results if r.diverged]
-    if len(results) == 1 and diverged:
-        curves.set_title(f"loss curve: diverged at step {diverged[0].diverged_at}", color="#b00")
-    else:
-        curves.set_title("loss curve")
-    if len(results) > 1:
-        curves.legend()
-    if not show_path:
-        return
-    axes = figure.add_subplot(1, 2, 2)
-    aux = problem.aux()
-
-    def objective(*values: Any) -> Any:
-        return problem.objective(tuple(values), aux)
-
-    names = problem.variables
-    if len(names) == 1:
-        paths = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
-        low, high = _path_extent(paths, float(problem.start[0]))
-        xs = np.linspace(low, high, 200)
-        axes.plot(xs, evaluate_on(objective, xs), color="gray")
-        for result, path in zip(results, paths, strict=False):
-            # history[k] is the objective at path[k]: no need to evaluate it again
-            axes.plot(path, result.history, ".-", markersize=3, label=result.optimizer)
-        axes.set_xlabel(names[0])
-        axes.set_ylabel(problem.label)
-    else:
-        paths0 = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
-        paths1 = [np.asarray(r.path[names[1]], dtype=float) for r in results if r.path]
-        low0, high0 = _path_extent(paths0, float(problem.start[0]))
-        low1, high1 = _path_extent(paths1, float(problem.start[1]))
-        draw_contours(axes, objective, (low0, high0), (low1, high1), 60, levels=20, linewidths=0.8)
-        for result, p0, p1 in zip(results, paths0, paths1, strict=False):
-            axes.plot(p0, p1, ".-", markersize=3, label=result.optimizer)
-        axes.plot([float(problem.start[0])], [float(problem.start[1])], "o", color="black")
-        axes.set_xlabel(names[0])
-        axes.set_ylabel(names[1])
-    axes.set_title("path")
-    if len(results) > 1:
-        axes.legend()
-
-
-def show_minimization(problem: Any, results: list[Any], with_path: bool) -> None:
-    figure = new_figure(10.0 if with_path else 6.0, 4.0)
-    draw_minimization(figure, problem, results, with_path)
-    what = "loss curve" + (" and path" if with_path else "")
-    show_png(figure, f"{what} of {problem.label}")
+    return Plot(figure, description)

@@ -1,14 +1,20 @@
-"""Session settings changed with ``%gradmagic key=value``.
+"""Session settings: display precision, float64, and compiling every tape.
 
-Kept free of JAX and IPython: the magics read and write them, the renderers read
-``precision``.  ``x64`` is applied to JAX by :func:`apply_x64` when it changes.
+The source of truth is the magics' configuration: traitlets on ``GradMagics``, so
+``%config GradMagics.precision = 4`` (or an ``ipython_config.py``) works as IPython users
+expect, and ``%gradmagic precision=4`` is the shortcut that sets the same trait.  The
+traits mirror their values into :data:`settings`, the one object the renderers and the
+``--jit`` default read (kept free of IPython and JAX so those stay plain modules).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 from gradmagic.errors import GradmagicError, did_you_mean
+
+PRECISION_RANGE = (1, 17)
 
 
 @dataclass
@@ -19,42 +25,48 @@ class Settings:
 
 
 settings = Settings()
+NAMES = tuple(f.name for f in fields(Settings))
 
 _BOOLEAN_WORDS = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
 
-def update(assignment: str) -> None:
-    """Apply one ``key=value`` assignment, e.g. ``precision=4`` or ``x64=on``."""
+def parse_assignment(assignment: str) -> tuple[str, Any]:
+    """``'precision=4'`` → ``('precision', 4)``; ``'x64=on'`` → ``('x64', True)``."""
     key, sep, raw = assignment.partition("=")
     key, raw = key.strip(), raw.strip()
-    names = [f.name for f in fields(Settings)]
     if not sep or not raw:
         raise GradmagicError(
-            f"Expected key=value, got {assignment!r}. Settings: {', '.join(names)} "
+            f"Expected key=value, got {assignment!r}. Settings: {', '.join(NAMES)} "
             "(e.g. %gradmagic precision=4)."
         )
-    if key not in names:
+    if key not in NAMES:
         raise GradmagicError(
-            f"Unknown setting {key!r}.{did_you_mean(key, names)} Settings: {', '.join(names)}."
+            f"Unknown setting {key!r}.{did_you_mean(key, NAMES)} Settings: {', '.join(NAMES)}."
         )
     if key == "precision":
-        if not raw.isdigit() or not 1 <= int(raw) <= 17:
+        low, high = PRECISION_RANGE
+        if not raw.isdigit() or not low <= int(raw) <= high:
             raise GradmagicError(
-                f"precision must be a whole number from 1 to 17, got {raw!r} "
+                f"precision must be a whole number from {low} to {high}, got {raw!r} "
                 "(e.g. %gradmagic precision=4)."
             )
-        settings.precision = int(raw)
-        return
+        return key, int(raw)
     value = _BOOLEAN_WORDS.get(raw.lower())
     if value is None:
         raise GradmagicError(f"{key} takes on or off, got {raw!r} (e.g. %gradmagic {key}=on).")
+    return key, value
+
+
+def apply(key: str, value: Any) -> None:
+    """Make ``key = value`` the session's setting (JAX's float width follows ``x64``)."""
     setattr(settings, key, value)
     if key == "x64":
-        apply_x64(value)
+        import jax  # only here: loading the extension must not import JAX
+
+        jax.config.update("jax_enable_x64", bool(value))
 
 
-def apply_x64(enabled: bool) -> None:
-    """Switch JAX's default float width; imported lazily so settings stay light."""
-    import jax
-
-    jax.config.update("jax_enable_x64", enabled)
+def describe() -> str:
+    """``precision=6 x64=off jit=off``, as ``%gradmagic`` shows the settings."""
+    on_off = {True: "on", False: "off"}
+    return f"precision={settings.precision} x64={on_off[settings.x64]} jit={on_off[settings.jit]}"

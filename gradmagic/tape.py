@@ -15,22 +15,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gradmagic import render
-from gradmagic.cell import LAST_EXPRESSION
-from gradmagic.core import (
-    CellProgram,
-    Derivatives,
-    FiniteDifference,
-    Source,
-    as_array,
-    cell_function,
-    differentiate,
-    finite_differences,
-    higher_orders,
-)
+from gradmagic.cell_program import CellProgram, Source, as_array, cell_function
+from gradmagic.derivatives import Derivatives, differentiate, higher_orders
 from gradmagic.errors import GradmagicError
+from gradmagic.finite_differences import FiniteDifference, finite_differences
 from gradmagic.values import is_floating
 
 
@@ -44,31 +34,35 @@ class TapeOptions:
     jit: bool = False
     show_tape: bool = False
     unconnected: str = "zero"  # or "none", as TensorFlow returns None
+    plot: bool = False  # displayed with its plot (see Tape.plot)
 
 
-def eigen_verdict(eigenvalues: np.ndarray, gradient_norm: float) -> str:
-    """What the Hessian's eigenvalues say about the point (the second-derivative test)."""
-    scale = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
-    tolerance = max(scale, 1.0) * eigenvalues.size * 1e-5
-    positive = bool(np.all(eigenvalues > tolerance))
-    negative = bool(np.all(eigenvalues < -tolerance))
-    mixed = bool(np.any(eigenvalues > tolerance) and np.any(eigenvalues < -tolerance))
-    if positive:
-        kind, meaning = "positive definite", "a local minimum"
-    elif negative:
-        kind, meaning = "negative definite", "a local maximum"
-    elif mixed:
-        kind, meaning = "indefinite", "a saddle point"
-    else:
-        return (
-            "singular (an eigenvalue is 0): inconclusive, the second-derivative test cannot "
-            "tell minimum, maximum or saddle apart here."
+def compute_derivatives(
+    program: CellProgram,
+    sources: Sequence[Source],
+    targets: Sequence[str] | None,
+    options: TapeOptions,
+) -> Derivatives:
+    """The derivatives ``options`` ask for: eagerly, or from a cached compiled program
+    (``--jit``)."""
+    if options.jit:
+        from gradmagic.compiled_tape import differentiate_compiled
+
+        return differentiate_compiled(
+            program,
+            sources,
+            targets,
+            hessian=options.hessian,
+            order=options.order,
+            record=options.show_tape,
         )
-    if gradient_norm <= tolerance:
-        return f"{kind}: the gradient vanishes, so this is {meaning}."
-    return (
-        f"{kind}: {meaning} where the gradient vanishes (here it does not, so this point "
-        "is not stationary)."
+    return differentiate(
+        program,
+        sources,
+        targets,
+        hessian=options.hessian,
+        order=options.order,
+        record=options.show_tape,
     )
 
 
@@ -89,8 +83,30 @@ class Tape:
         # The objects the real run left in the namespace, for identity look-ups.
         self._concrete = concrete or {}
         self._checks = checks
+        self._plot: Any = None  # drawn on first use
 
     # ------------------------------------------------------------------ what was recorded
+    # Read-only views for renderers and plots (tape_view, plots): they never reach inside.
+    @property
+    def program(self) -> CellProgram:
+        """The recorded cell: its code, namespace and the inputs' values before it ran."""
+        return self._program
+
+    @property
+    def derivatives(self) -> Derivatives:
+        """Everything computed when the tape was recorded (values, Jacobians, Hessians…)."""
+        return self._derivatives
+
+    @property
+    def options(self) -> TapeOptions:
+        """The ``%%tape`` options it was recorded with."""
+        return self._options
+
+    @property
+    def checks(self) -> list[FiniteDifference] | None:
+        """The finite-difference check, when ``--check`` ran it (see :meth:`check`)."""
+        return self._checks
+
     @property
     def inputs(self) -> tuple[str, ...]:
         """The sources, in column order (names read by the cell, or assigned ones)."""
@@ -137,7 +153,8 @@ class Tape:
         return tape_function
 
     # ------------------------------------------------------------------ resolving arguments
-    def _target_name(self, target: Any) -> str:
+    def target_name(self, target: Any) -> str:
+        """The internal output name of a target given by label, name or value."""
         names = list(self._derivatives.targets) + list(self._program.analysis.assigns)
         if isinstance(target, str):
             for name in names:
@@ -225,7 +242,7 @@ class Tape:
         resolved = [self._source(s) for s in requested]
         total: list[Any] = [None] * len(resolved)
         for each in targets:
-            name = self._target_name(each)
+            name = self.target_name(each)
             value_shape = jnp.shape(self._value(name))
             for i, block in enumerate(self._blocks(name, resolved)):
                 if block is None:
@@ -243,7 +260,7 @@ class Tape:
 
     def jacobian(self, target: Any, sources: Any = None) -> Any:
         """Blocks of shape ``target.shape + source.shape``, shaped like ``sources``."""
-        name = self._target_name(target)
+        name = self.target_name(target)
         requested = self._source_list(sources)
         blocks = self._blocks(name, [self._source(s) for s in requested])
         return self._shaped(sources if sources is not None else tuple(requested), blocks)
@@ -251,7 +268,7 @@ class Tape:
     def hessian(self, target: Any, sources: Any = None) -> Any:
         """Second derivatives of a scalar target: a matrix for one source, nested blocks
         (``H[i][j]``, as ``jax.hessian``) for a list or tuple of them."""
-        name = self._target_name(target)
+        name = self.target_name(target)
         self._require_scalar(name, "hessian")
         requested = self._source_list(sources)
         resolved = [self._source(s) for s in requested]
@@ -269,7 +286,7 @@ class Tape:
         """The ``order``-th derivative of a scalar target with respect to a scalar source."""
         if not isinstance(order, int) or order < 1:
             raise GradmagicError(f"order must be a whole number ≥ 1, got {order!r}.")
-        name = self._target_name(target)
+        name = self.target_name(target)
         self._require_scalar(name, "derivative")
         resolved = self._source(source)
         primal = self._source_value(resolved)
@@ -299,14 +316,8 @@ class Tape:
         program = CellProgram(
             self._program.analysis, self._program.namespace, frozen, self._program.fallback
         )
-        derivatives = differentiate(
-            program,
-            self._derivatives.sources,
-            self._derivatives.targets,
-            hessian=self._options.hessian,
-            order=self._options.order,
-            record=self._options.show_tape,
-            compiled=self._options.jit,
+        derivatives = compute_derivatives(
+            program, self._derivatives.sources, self._derivatives.targets, self._options
         )
         checks = finite_differences(program, derivatives) if self._options.check else None
         return Tape(program, derivatives, self._options, checks=checks)
@@ -339,10 +350,25 @@ class Tape:
             )
 
     # ------------------------------------------------------------------ display
+    def plot(self) -> Any:
+        """The target around the recorded point (one scalar input, with its tangent) or its
+        contours with the gradient (two), as a :class:`~gradmagic.plots.Plot`."""
+        from gradmagic.plots import tape_plot
+
+        if self._plot is None:
+            self._plot = tape_plot(self)
+        return self._plot
+
     def _sections(self) -> list[render.Table | str]:
         from gradmagic.tape_view import tape_sections
 
         return tape_sections(self)
+
+    def _ipython_display_(self) -> None:
+        """The tables, then the plot when recorded with ``--plot``."""
+        from gradmagic.plots import show
+
+        show(self, self.plot() if self._options.plot else None)
 
     def __repr__(self) -> str:
         return render.text_sections(self._sections())
@@ -351,4 +377,4 @@ class Tape:
         return render.html_sections(self._sections())
 
 
-__all__ = ["LAST_EXPRESSION", "Tape", "TapeOptions", "eigen_verdict"]
+__all__ = ["Tape", "TapeOptions", "compute_derivatives"]

@@ -19,11 +19,35 @@ if TYPE_CHECKING:
     from gradmagic.tape import Tape
 
 
+def eigen_verdict(eigenvalues: np.ndarray, gradient_norm: float) -> str:
+    """What the Hessian's eigenvalues say about the point (the second-derivative test)."""
+    scale = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
+    tolerance = max(scale, 1.0) * eigenvalues.size * 1e-5
+    positive = bool(np.all(eigenvalues > tolerance))
+    negative = bool(np.all(eigenvalues < -tolerance))
+    mixed = bool(np.any(eigenvalues > tolerance) and np.any(eigenvalues < -tolerance))
+    if positive:
+        kind, meaning = "positive definite", "a local minimum"
+    elif negative:
+        kind, meaning = "negative definite", "a local maximum"
+    elif mixed:
+        kind, meaning = "indefinite", "a saddle point"
+    else:
+        return (
+            "singular (an eigenvalue is 0): inconclusive, the second-derivative test cannot "
+            "tell minimum, maximum or saddle apart here."
+        )
+    if gradient_norm <= tolerance:
+        return f"{kind}: the gradient vanishes, so this is {meaning}."
+    return (
+        f"{kind}: {meaning} where the gradient vanishes (here it does not, so this point "
+        "is not stationary)."
+    )
+
+
 def _element_labels(tape: Tape) -> list[str]:
     labels = []
-    for source, value in zip(
-        tape._derivatives.sources, tape._derivatives.source_values, strict=True
-    ):
+    for source, value in zip(tape.derivatives.sources, tape.derivatives.source_values, strict=True):
         shape = np.shape(value)
         if shape == ():
             labels.append(source.name)
@@ -34,20 +58,18 @@ def _element_labels(tape: Tape) -> list[str]:
 
 def _point(tape: Tape) -> str:
     parts = []
-    for source, value in zip(
-        tape._derivatives.sources, tape._derivatives.source_values, strict=True
-    ):
+    for source, value in zip(tape.derivatives.sources, tape.derivatives.source_values, strict=True):
         if source.intermediate:
             shown = tape.values.get(source.name, value)
             parts.append(f"{source.name} = {render.array(shown)} (intermediate)")
         else:
-            parts.append(f"{source.name} = {render.array(tape._program.frozen[source.name])}")
+            parts.append(f"{source.name} = {render.array(tape.program.frozen[source.name])}")
     return "at " + ", ".join(parts) if parts else "no inputs"
 
 
 def derivative_table(tape: Tape) -> Table:
-    derivatives = tape._derivatives
-    program = tape._program
+    derivatives = tape.derivatives
+    program = tape.program
     header = ["", "value", *[f"∂/∂{s.name}" for s in derivatives.sources]]
     table = Table(title=f"Derivatives {_point(tape)}", header=header)
     unconnected_seen = False
@@ -56,7 +78,7 @@ def derivative_table(tape: Tape) -> Table:
         for j, block in enumerate(derivatives.jacobians[name]):
             if derivatives.connected[name][j]:
                 row.append(render.array(block))
-            elif tape._options.unconnected == "none":
+            elif tape.options.unconnected == "none":
                 row.append("None")
                 unconnected_seen = True
             else:
@@ -70,7 +92,7 @@ def derivative_table(tape: Tape) -> Table:
             "* not connected: the target does not depend on this input"
             + (
                 " (TensorFlow's None)."
-                if tape._options.unconnected == "none"
+                if tape.options.unconnected == "none"
                 else " (--unconnected none shows None)."
             )
         )
@@ -78,24 +100,22 @@ def derivative_table(tape: Tape) -> Table:
 
 
 def hessian_sections(tape: Tape) -> list[Table | str]:
-    from gradmagic.tape import eigen_verdict
-
-    derivatives = tape._derivatives
+    derivatives = tape.derivatives
     labels = _element_labels(tape)
     shown = render.elided(len(labels))
     sections: list[Table | str] = []
     for name in derivatives.targets:
         if name not in derivatives.hessians:
-            if tape._options.hessian:
+            if tape.options.hessian:
                 sections.append(
-                    f"Hessian of {tape._program.label(name)}: skipped, it is not a scalar "
+                    f"Hessian of {tape.program.label(name)}: skipped, it is not a scalar "
                     f"(shape {np.shape(derivatives.values[name])})."
                 )
             continue
         matrix = np.asarray(derivatives.hessians[name], dtype=float)
         header = ["", *[labels[i] if i is not None else "…" for i in shown]]
         table = Table(
-            title=f"Hessian of {tape._program.label(name)} with respect to "
+            title=f"Hessian of {tape.program.label(name)} with respect to "
             + ", ".join(s.name for s in derivatives.sources),
             header=header,
         )
@@ -123,10 +143,10 @@ def hessian_sections(tape: Tape) -> list[Table | str]:
 
 
 def orders_table(tape: Tape) -> Table | None:
-    derivatives = tape._derivatives
+    derivatives = tape.derivatives
     if not derivatives.orders:
         return None
-    order = tape._options.order
+    order = tape.options.order
     table = Table(
         title="Higher derivatives (scalar inputs)",
         header=["", *[f"order {k}" for k in range(1, order + 1)]],
@@ -135,13 +155,13 @@ def orders_table(tape: Tape) -> Table | None:
         for source in derivatives.sources:
             values = derivatives.orders.get((name, source.name))
             if values is not None:
-                label = f"d{tape._program.label(name)}/d{source.name}"
+                label = f"d{tape.program.label(name)}/d{source.name}"
                 table.rows.append([label, *[render.number(v) for v in values]])
     return table
 
 
 def check_table(tape: Tape) -> Table | None:
-    checks = tape._checks
+    checks = tape.checks
     if not checks:
         return None
     table = Table(
@@ -151,7 +171,7 @@ def check_table(tape: Tape) -> Table | None:
     disagreements = []
     for check in checks:
         index = f"[{','.join(map(str, check.index))}]" if check.index else ""
-        label = f"∂{tape._program.label(check.target)}/∂{check.source}{index}"
+        label = f"∂{tape.program.label(check.target)}/∂{check.source}{index}"
         table.rows.append(
             [
                 label,
@@ -172,11 +192,11 @@ def check_table(tape: Tape) -> Table | None:
 
 
 def operations_section(tape: Tape) -> str | None:
-    recorded = tape._derivatives.operations
+    recorded = tape.derivatives.operations
     if recorded is None:
         return None
     lines = ["Recorded operations"]
-    if tape._derivatives.operations_linearised:
+    if tape.derivatives.operations_linearised:
         lines[0] += (
             " (the cell branches on input values, so these are the linearised operations"
             " recorded at this point)"
@@ -185,7 +205,7 @@ def operations_section(tape: Tape) -> str | None:
     for operation in recorded:
         if operation.line != current:
             current = operation.line
-            source = tape._program.analysis.line(operation.line) if operation.line else ""
+            source = tape.program.analysis.line(operation.line) if operation.line else ""
             lines.append(
                 f"  line {operation.line}: {source}" if operation.line else "  (no cell line)"
             )

@@ -74,7 +74,6 @@ def nb() -> Notebook:
     shell.reset(new_session=False)
     with capture_output():
         shell.run_cell("%load_ext gradmagic", store_history=False)
-    from gradmagic.settings import settings
-
-    settings.precision, settings.jit = 6, False
+    magics = shell.magics_manager.registry["GradMagics"]
+    magics.precision, magics.jit = 6, False
     return Notebook(shell)

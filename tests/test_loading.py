@@ -23,10 +23,28 @@ def test_load_twice_is_harmless_and_unload_removes(nb):
 
 
 def test_gradmagic_reports_versions_backend_and_settings(nb):
-    _, captured = nb.capture("%gradmagic")
-    assert "gradmagic 0.1.0" in captured.stdout
-    assert "backend cpu" in captured.stdout or "backend gpu" in captured.stdout
-    assert "settings: precision=6 x64=off jit=off" in captured.stdout
+    report = repr(nb.run("%gradmagic"))
+    assert "gradmagic 0.1.0" in report
+    assert "backend cpu" in report or "backend gpu" in report
+    assert "settings: precision=6 x64=off jit=off" in report
+
+
+def test_settings_are_configurable_traits(nb):
+    nb.run("x = 2.0")
+    try:
+        nb.run("%config GradMagics.precision = 3")
+        assert "value" in nb.shown("%%tape\ny = x**0.5")
+        assert "1.41" in nb.shown("%%tape\ny = x**0.5") and "1.414" not in nb.shown(
+            "%%tape\ny = x**0.5"
+        )
+        assert "precision=3" in repr(nb.run("%gradmagic"))
+        nb.run("%gradmagic precision=5")
+        magics = nb.shell.magics_manager.registry["GradMagics"]
+        assert magics.precision == 5 and settings.precision == 5
+        nb.run("%config GradMagics.precision = 40")  # %config logs the TraitError
+        assert magics.precision == 5 and settings.precision == 5
+    finally:
+        nb.run("%gradmagic precision=6")
 
 
 def test_gradmagic_settings_change_and_validate(nb):
@@ -60,7 +78,9 @@ def test_import_gradmagic_is_light():
 
 def test_core_modules_do_not_import_ipython():
     modules = _modules_after(
-        "import gradmagic.core, gradmagic.cell, gradmagic.tape, gradmagic.engine, gradmagic.render"
+        "import gradmagic.cell_program, gradmagic.derivatives, gradmagic.compiled_tape, "
+        "gradmagic.tape, gradmagic.tape_cell, gradmagic.expressions, gradmagic.render, "
+        "gradmagic.minimize.problem, gradmagic.minimize.driver, gradmagic.minimize.step_size"
     )
     assert "IPython" not in modules
     assert "jax" in modules

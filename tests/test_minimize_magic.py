@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradmagic.compilation_cache import counting_compilations
+from gradmagic.program_cache import counting_compilations
 
 
 def setup_quadratic(nb):
@@ -86,13 +86,81 @@ def test_divergence_restores_and_suggests(nb):
     assert "Diverged at step" in text and "2/λmax = 0.1" in text and "try --lr 0.05" in text
 
 
+@pytest.mark.parametrize(
+    ("line", "says", "never"),
+    [
+        ("--lr 0.5", "SGD is stable for lr < 2/λmax = 0.1 here", "β"),
+        ("--optimizer momentum --momentum 0.5 --lr 0.5",
+         "momentum (β = 0.5) is stable for lr < 2(1+β)/λmax = 0.15 here", "2/λmax ="),
+        ("--optimizer nesterov --momentum 0.5 --lr 0.5",
+         "nesterov (β = 0.5) is stable for lr < 2(1+β)/((1+2β)λmax) = 0.075 here", "2/λmax ="),
+        ("--optimizer adagrad --lr 1e30", "try a smaller learning rate, e.g. --lr 1e+29", "λmax"),
+    ],
+)  # fmt: skip
+def test_divergence_advice_follows_the_optimizer(nb, line, says, never):
+    nb.run("x = 1.0; y = 1.0")
+    result = nb.run(f"%minimize x**2 + 10*y**2 --wrt x,y {line} --steps 200")
+    assert result.diverged, repr(result)
+    text = repr(result)
+    assert says in text and never not in text
+
+
+def test_lbfgs_divergence_never_suggests_a_learning_rate(nb):
+    nb.run("x = 1.0")
+    result = nb.run("%minimize -exp(x) --wrt x --optimizer lbfgs --steps 50")
+    assert result.diverged
+    text = repr(result)
+    assert "line search" in text and "--lr" not in text and "lr <" not in text
+
+
+def test_result_is_returned_displayed_and_kept(nb):
+    nb.run("x = 0.0")
+    nb.run("r = %minimize (x - 2)**2 --wrt x --lr 0.1 --steps 100")
+    assert nb.ns["r"] is nb.ns["_min"] and nb.ns["r"].values["x"] == pytest.approx(2.0)
+    _, captured = nb.capture("%minimize (x - 3)**2 --wrt x --lr 0.1 --steps 100")
+    texts = [output.data.get("text/plain", "") for output in captured.outputs]
+    assert texts[0].startswith("Minimised (x - 3)**2 with sgd (lr 0.1)")
+    assert texts[1] == "[plot: loss curve of (x - 3)**2]"
+    assert "image/png" in captured.outputs[1].data
+    _, quiet = nb.capture("%minimize (x - 1)**2 --wrt x --lr 0.1 --steps 100 --quiet")
+    assert quiet.outputs == [] and quiet.stdout == ""
+
+
+def test_plot_option_adds_the_path(nb):
+    nb.run("x = 0.0; y = 1.0")
+    _, captured = nb.capture("%minimize x**2 + y**2 --wrt x,y --lr 0.1 --steps 50 --plot")
+    texts = [output.data.get("text/plain", "") for output in captured.outputs]
+    assert texts[1] == "[plot: loss curve and path of x**2 + y**2]"
+    assert nb.ns["_min"].show_path
+
+
+def test_an_objective_that_is_not_a_number_gets_a_clear_error(nb):
+    nb.run("x = 1.0; s = 'text'")
+    message = nb.usage_error("%minimize s --wrt x")
+    assert "The objective must be a real number" in message and "str" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("%minimize x**2 --wrt x --name for", "--name takes a variable name"),
+        ("%minimize x**2 --wrt x --name 2x", "--name takes a variable name"),
+        ("%minimize x**2 + y**2 --wrt x,x", "--wrt names x more than once"),
+        ("%grad x**2 --wrt x,x", "--wrt names x more than once"),
+    ],
+)
+def test_bad_names_are_refused(nb, line, says):
+    nb.run("x = 1.0; y = 2.0")
+    assert says in nb.usage_error(line)
+
+
 def test_interrupt_keeps_start_and_stores_partial(nb, monkeypatch):
-    from gradmagic import minimizing
+    from gradmagic.minimize import progress
 
     def interrupt(self, steps_done, loss):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(minimizing.ProgressBar, "__call__", interrupt)
+    monkeypatch.setattr(progress.ProgressBar, "__call__", interrupt)
     nb.run("x = 3.0")
     nb.run("%minimize x**2 --steps 5000 --quiet")
     result = nb.ns["_min"]
@@ -184,7 +252,7 @@ def test_name_stores_the_result_too(nb):
 
 
 def test_progress_bar_counts_steps_and_closes():
-    from gradmagic.minimizing import ProgressBar
+    from gradmagic.minimize.progress import ProgressBar
 
     quick = ProgressBar(total=1000, label="sgd", delay=60.0)
     quick(256, 0.5)

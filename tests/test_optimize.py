@@ -1,24 +1,20 @@
-"""Tests for gradmagic.optimize, the engine behind %minimize (plain pytest, no IPython)."""
+"""Tests for the engine behind %minimize (gradmagic.minimize: plain pytest, no IPython)."""
 
 from __future__ import annotations
 
 import math
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gradmagic import optimize
 from gradmagic.errors import GradmagicError
-from gradmagic.optimize import (
-    divergence_message,
-    known_optimizers,
-    minimize,
-    resolve_optimizer,
-    suggested_learning_rate,
-)
+from gradmagic.minimize import curvature, driver, loop
+from gradmagic.minimize.curvature import Curvature, curvature_at
+from gradmagic.minimize.driver import minimize
+from gradmagic.minimize.optimizers import known_optimizers, resolve_optimizer
+from gradmagic.minimize.step_size import StepSizeAdvice
 
 
 def parabola(p, aux):
@@ -163,53 +159,90 @@ def test_divergence_restores_the_start_and_suggests_a_learning_rate():
     assert run.steps == run.diverged_at
     assert run.values == (1.0,) and run.loss == 1.0 and run.grad_norm == pytest.approx(2.0)
     assert not math.isfinite(run.history[-1]) and np.all(np.isfinite(run.history[:-1]))
-    lam_min, lam_max, bound = suggested_learning_rate(square, (1.0,))
-    assert (lam_min, lam_max) == pytest.approx((2.0, 2.0))
-    assert bound == pytest.approx(1.0) and bound < run.lr  # SGD needs lr < 2/λmax = 1
-    message = divergence_message(run, square, (1.0,))
-    assert f"step {run.diverged_at}" in message and "stable for lr < 2/λmax = 1 " in message
-    assert "try lr=0.5" in message
+    bowl = curvature_at(square, (1.0,))
+    assert (bowl.lambda_min, bowl.lambda_max) == pytest.approx((2.0, 2.0))
+    advice = StepSizeAdvice(bowl, "sgd")
+    assert advice.bound == pytest.approx(1.0) and advice.bound < run.lr  # SGD: lr < 2/λmax
+    message = advice.divergence_advice(run.lr)
+    assert "SGD is stable for lr < 2/λmax = 1 here" in message and "try --lr 0.5." in message
 
 
-def _diverged(optimizer, lr, momentum=None):
-    """A hand-made diverged run: divergence_message only reads its settings."""
-    return optimize.OptimizationRun(
-        values=(1.0,), loss=1.0, grad_norm=2.0, steps=7, requested_steps=100,
-        converged=False, diverged_at=7, interrupted=False, history=np.ones(8),
-        path=(np.ones(8),), optimizer=optimizer, lr=lr, momentum=momentum, tol=None,
-    )  # fmt: skip
+# One row per rule: optimizer, momentum, (λmin, λmax), lr it diverged at, bound, best
+# (lr, momentum), and what the divergence advice must (and must not) say.
+ADVICE_RULES = [
+    ("sgd", None, (2.0, 20.0), 0.2, 0.1, (2 / 22, None), "2/λmax = 0.1 ", "β"),
+    ("momentum", 0.5, (2.0, 20.0), 0.3, 0.15, (4 / (20**0.5 + 2**0.5) ** 2, 0.26987),
+     "momentum (β = 0.5) is stable for lr < 2(1+β)/λmax = 0.15 ", "2/λmax ="),
+    ("nesterov", 0.5, (2.0, 20.0), 0.3, 0.075, (0.05, 0.51949),
+     "nesterov (β = 0.5) is stable for lr < 2(1+β)/((1+2β)λmax) = 0.075 ", "2/λmax ="),
+    ("adam", 0.9, (2.0, 20.0), 5.0, None, None,
+     "divides each step by a running gradient scale", "λmax"),
+    ("lbfgs", None, (2.0, 20.0), 1.0, None, None, "line search", "--lr"),
+]  # fmt: skip
 
 
-def test_divergence_message_per_optimizer():
-    heavy_ball = divergence_message(_diverged("momentum", 3.0, 0.5), square, (1.0,))
-    assert "stable for lr < 2(1+β)/λmax = 1.5 " in heavy_ball and "(β=0.5)" in heavy_ball
-    assert "Try a smaller lr, e.g. lr=0.5." in divergence_message(
-        _diverged("adam", 5.0), square, (1.0,)
+@pytest.mark.parametrize(
+    ("optimizer", "momentum", "extremes", "lr", "bound", "best", "says", "never"), ADVICE_RULES
+)
+def test_step_size_advice_per_optimizer(
+    optimizer, momentum, extremes, lr, bound, best, says, never
+):
+    advice = StepSizeAdvice.for_optimizer(
+        Curvature(*extremes), resolve_optimizer(optimizer), momentum
     )
-    line_search = divergence_message(_diverged("lbfgs", 1.0), square, (1.0,))
-    assert "line search" in line_search and "lr=" not in line_search
-    concave = divergence_message(_diverged("sgd", 0.1), lambda p, a: -(p[0] ** 2), (1.0,))
-    assert "may have no minimum" in concave
+    assert advice.bound == (None if bound is None else pytest.approx(bound))
+    if best is None:
+        assert advice.best is None
+    else:
+        assert advice.best[0] == pytest.approx(best[0])
+        assert advice.best[1] == (None if best[1] is None else pytest.approx(best[1], abs=1e-5))
+    text = advice.divergence_advice(lr)
+    assert says in text and never not in text
 
 
-def test_suggested_learning_rate_of_an_anisotropic_bowl():
-    lam_min, lam_max, bound = suggested_learning_rate(
+def test_step_size_regimes_and_the_edge():
+    advice = StepSizeAdvice(Curvature(2.0, 20.0), "sgd")
+    assert advice.regime(0.05) == "stable" and advice.regime(0.2) == "unstable"
+    assert advice.regime(0.1) == "edge"
+    assert "never converges" in advice.stability(0.1)
+    assert StepSizeAdvice(Curvature(2.0, 20.0), "adam", 0.9).regime(0.1) == "unknown"
+
+
+def test_best_steps_converge_fastest_on_the_valley():
+    """The tuned settings beat plain SGD's best step, and none of them diverges."""
+
+    def valley(p, a):
+        return p[0] ** 2 + 10 * p[1] ** 2
+
+    bowl = curvature_at(valley, (1.0, 1.0))
+    errors = {}
+    for name in ("sgd", "momentum", "nesterov"):
+        lr, momentum = StepSizeAdvice.for_optimizer(bowl, resolve_optimizer(name), None).best
+        run = minimize(valley, (1.0, 1.0), optimizer=name, lr=lr, momentum=momentum, steps=40)
+        assert run.diverged_at is None
+        errors[name] = run.loss
+    assert errors["momentum"] < errors["sgd"] and errors["nesterov"] < errors["sgd"]
+
+
+def test_curvature_of_an_anisotropic_bowl():
+    bowl = curvature_at(
         lambda p, a: p[0] ** 2 + 2 * jnp.sum(p[1] ** 2), (1.0, np.ones(2, np.float32))
     )
-    assert (lam_min, lam_max, bound) == pytest.approx((2.0, 4.0, 0.5))
+    assert (bowl.lambda_min, bowl.lambda_max) == pytest.approx((2.0, 4.0))
+    assert StepSizeAdvice(bowl, "sgd").bound == pytest.approx(0.5)
 
 
-def test_suggested_learning_rate_by_power_iteration(monkeypatch):
-    monkeypatch.setattr(optimize, "DENSE_HESSIAN_LIMIT", 1)
+def test_curvature_by_power_iteration(monkeypatch):
+    monkeypatch.setattr(curvature, "DENSE_HESSIAN_LIMIT", 1)
     weights = jnp.array([1.0, 2.0, 3.0])
-    lam_min, lam_max, _ = suggested_learning_rate(
-        lambda p, a: jnp.sum(a * p[0] ** 2), (np.ones(3, np.float32),), aux=weights
-    )
-    assert (lam_min, lam_max) == pytest.approx((2.0, 6.0), rel=1e-3)
+    bowl = curvature_at(lambda p, a: jnp.sum(a * p[0] ** 2), (np.ones(3, np.float32),), aux=weights)
+    assert (bowl.lambda_min, bowl.lambda_max) == pytest.approx((2.0, 6.0), rel=1e-3)
 
 
 def test_concave_objective_has_no_step_bound():
-    assert suggested_learning_rate(lambda p, a: -(p[0] ** 2), (1.0,))[2] == math.inf
+    advice = StepSizeAdvice(curvature_at(lambda p, a: -(p[0] ** 2), (1.0,)), "sgd")
+    assert advice.bound is None and advice.best is None
+    assert "may have no minimum" in advice.divergence_advice(0.1)
 
 
 def test_interrupt_from_progress_callback_keeps_the_finished_steps():
@@ -229,7 +262,7 @@ def test_interrupt_from_progress_callback_keeps_the_finished_steps():
 
 
 def test_interrupt_during_a_chunk_drops_only_that_chunk(monkeypatch):
-    real = optimize._next_chunk
+    real = driver.next_chunk
     seen = []
 
     def flaky(program, done, *rest):
@@ -238,7 +271,7 @@ def test_interrupt_during_a_chunk_drops_only_that_chunk(monkeypatch):
             raise KeyboardInterrupt  # as if Ctrl-C arrived while the chunk ran
         return real(program, done, *rest)
 
-    monkeypatch.setattr(optimize, "_next_chunk", flaky)
+    monkeypatch.setattr(driver, "next_chunk", flaky)
     run = minimize(parabola, (0.0,), lr=0.001, steps=5000)
     assert run.interrupted and run.steps == seen[-1] > 0
     assert run.history.shape == (run.steps + 1,) and run.path[0].shape == (run.steps + 1,)
@@ -248,7 +281,7 @@ def test_interrupt_during_the_first_chunk_propagates(monkeypatch):
     def interrupted(*args):
         raise KeyboardInterrupt  # Ctrl-C while the first chunk compiles: nothing finished
 
-    monkeypatch.setattr(optimize, "_next_chunk", interrupted)
+    monkeypatch.setattr(driver, "next_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         minimize(parabola, (0.0,), lr=0.01, steps=100)
 
@@ -309,26 +342,11 @@ def test_new_tol_value_does_not_recompile(compilations):
 
 
 def test_compiler_options_an_xla_rejects_are_dropped(monkeypatch):
-    monkeypatch.setattr(optimize, "COMPILER_OPTIONS", {"xla_no_such_option": True})
-    monkeypatch.setattr(optimize._Jit, "options_work", True)
+    monkeypatch.setattr(loop, "COMPILER_OPTIONS", {"xla_no_such_option": True})
+    monkeypatch.setattr(loop.Jit, "options_work", True)
     run = minimize(lambda p, a: (p[0] - 2.0) ** 2, (0.0,), lr=0.1, steps=100)
     assert run.values[0] == pytest.approx(2.0, abs=1e-4)
-    assert not optimize._Jit.options_work  # later programs compile without them at once
-
-
-def test_cached_run_is_fast():
-    minimize(parabola, (0.0,), lr=0.01, steps=1000)
-    minimize(parabola, (0.0,), lr=0.01, steps=1000)
-    best = math.inf
-    for _ in range(20):
-        started = time.perf_counter()
-        minimize(parabola, (0.0,), lr=0.01, steps=1000)
-        best = min(best, time.perf_counter() - started)
-    print(f"cached 1000-step run: {best * 1e3:.2f} ms")
-    assert best < 0.025  # typically ~1.3 ms on 2 CPU cores; the bar is loose to avoid flakes
-
-
-# --------------------------------------------------------------------------- values
+    assert not loop.Jit.options_work  # later programs compile without them at once
 
 
 def test_value_kinds_round_trip():
@@ -349,7 +367,7 @@ def test_x64_gives_float64():
 
 
 def test_large_variables_skip_the_path(monkeypatch):
-    monkeypatch.setattr(optimize, "PATH_LIMIT", 2)  # as if the variables were huge
+    monkeypatch.setattr(driver, "PATH_LIMIT", 2)  # as if the variables were huge
     run = minimize(lambda p, a: jnp.sum(p[0] ** 2), (np.ones(3, np.float32),), steps=3)
     assert run.path == () and run.history.shape == (4,)
 
@@ -388,11 +406,11 @@ def test_every_optimizer_traces(name):
     """Every listed optimizer builds a loop JAX can trace (no compile, so this stays fast)."""
     start = (np.float32(0.0), np.zeros(2, np.float32))
     spec = resolve_optimizer(name)
-    program = optimize._build_program(bowl, spec, True, True, start, np.dtype(np.float32))
+    program = loop.build_program(bowl, spec, True, True, start, np.dtype(np.float32))
     fresh = program.fresh_carry(start, 0.1, 0.5, 1e-6)
     bounds = np.array([8, 0], np.int32)
     carry, rows = jax.eval_shape(program.chunk.fn, fresh, (), bounds)
-    assert rows.shape == (optimize.CHUNK + 1, 1 + 1 + 2) and rows.dtype == np.float32
+    assert rows.shape == (loop.CHUNK + 1, 1 + 1 + 2) and rows.dtype == np.float32
     same = jax.tree_util.tree_map(
         lambda a, b: (a.shape, a.dtype) == (b.shape, b.dtype), carry, fresh
     )

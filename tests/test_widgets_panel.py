@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradmagic.compilation_cache import counting_compilations
+from gradmagic.program_cache import counting_compilations
 
 
 @pytest.fixture
@@ -25,10 +25,38 @@ def test_panel_controls_are_attributes_and_result_matches(nb, panel):
 
 
 def test_stability_bound_of_known_quadratic(panel):
-    assert panel.lambda_max == pytest.approx(20.0, rel=1e-5)
-    assert panel.bound == pytest.approx(0.1, rel=1e-5)
+    assert panel.curvature.lambda_max == pytest.approx(20.0, rel=1e-5)
+    assert panel.advice().bound == pytest.approx(0.1, rel=1e-5)
     assert "2/λmax = 0.1" in panel.marker.value
     assert "stable for SGD" in panel.stability.value
+
+
+def test_marker_and_best_step_follow_each_optimizers_rule(panel):
+    """One advice object drives the marker, the text and the button, per optimizer."""
+    panel.optimizer.value = "momentum"
+    panel.momentum.value = 0.5
+    assert "2(1+β)/λmax = 0.15" in panel.marker.value  # not SGD's 0.1
+    assert "stable for momentum (β = 0.5)" in panel.stability.value
+    panel.best_step.click()  # heavy ball's tuning sets the learning rate and β together
+    assert panel.lr.value == pytest.approx(4 / (20**0.5 + 2**0.5) ** 2, rel=1e-3)
+    assert panel.momentum.value == pytest.approx(0.26987, abs=1e-3)
+    assert not panel.result.diverged
+    panel.optimizer.value = "nesterov"
+    assert "2(1+β)/((1+2β)λmax)" in panel.marker.value
+    panel.optimizer.value = "adam"
+    assert panel.marker.value == ""  # no curvature bound for an adaptive method
+    assert "no stability bound" in panel.stability.value
+    lr = panel.lr.value
+    panel.best_step.click()
+    assert panel.lr.value == lr and "No best-step rule for adam" in panel.message.value
+
+
+def test_lbfgs_in_the_panel_never_suggests_a_learning_rate(nb):
+    nb.run("x = 1.0")
+    panel = nb.run("%minimize -exp(x) --wrt x --optimizer lbfgs --steps 50 --widgets")
+    assert panel.result.diverged
+    assert "line search" in panel.summary.value and "--lr" not in panel.summary.value
+    assert panel.marker.value == ""
 
 
 def test_moving_controls_changes_result_not_namespace(nb, panel):

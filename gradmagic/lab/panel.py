@@ -26,8 +26,12 @@ import numpy as np
 
 from gradmagic import render
 from gradmagic.errors import GradmagicError
-from gradmagic.minimize_result import MinimizeResult, magic_line
-from gradmagic.minimizing import Problem
+from gradmagic.lab.panel_figure import PanelFigure
+from gradmagic.minimize.curvature import curvature_at
+from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
+from gradmagic.minimize.problem import Problem
+from gradmagic.minimize.result import MinimizeResult, magic_line
+from gradmagic.minimize.step_size import StepSizeAdvice
 
 PANEL_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "lbfgs")
 LR_RANGE = (-5.0, 1.0)  # log10 of the slider's ends
@@ -74,8 +78,6 @@ class OptimizerPanel(widgets.VBox):
         momentum: float | None = None,
         tol: float | None = None,
     ) -> None:
-        from gradmagic.optimize import resolve_optimizer, suggested_learning_rate
-
         self.problem = problem
         self._namespace = namespace
         self._tol = tol
@@ -85,7 +87,7 @@ class OptimizerPanel(widgets.VBox):
                 "for arrays use %minimize without --widgets."
             )
         spec = resolve_optimizer(optimizer)
-        self.lambda_min, self.lambda_max, self.bound = suggested_learning_rate(
+        self.curvature = curvature_at(
             problem.objective, problem.start, problem.aux(), cache_key=problem.cache_key
         )
         description = {"description_width": f"{_DESCRIPTION_WIDTH}px"}
@@ -125,13 +127,13 @@ class OptimizerPanel(widgets.VBox):
         )
         self.use = widgets.Button(description="Use these values", button_style="primary")
         self.stability = widgets.HTML()
-        self.marker = widgets.HTML(self._marker_html())
+        self.marker = widgets.HTML()
         self.plot = widgets.Image(format="png", layout=widgets.Layout(width="760px"))
         self.summary = widgets.HTML()
         self.line = widgets.HTML()
         self.message = widgets.HTML()
         self.result: MinimizeResult | None = None
-        self._figure = _PanelFigure(problem)
+        self._figure = PanelFigure(problem)
         super().__init__(
             children=[
                 self.lr,
@@ -168,8 +170,6 @@ class OptimizerPanel(widgets.VBox):
     # ------------------------------------------------------------------ pure-ish mapping
     def recompute(self) -> MinimizeResult | None:
         """Run the current settings, then redraw; errors land in the message area."""
-        from gradmagic.optimize import resolve_optimizer
-
         try:
             spec = resolve_optimizer(self.optimizer.value)
             self.momentum.layout.display = None if spec.momentum_name else "none"
@@ -184,7 +184,9 @@ class OptimizerPanel(widgets.VBox):
                 tol=self._tol,
                 start=self.start.values,
             )
-            self.stability.value = self._stability_html(spec.name)
+            advice = self.advice(spec)
+            self.marker.value = self._marker_html(advice)
+            self.stability.value = self._stability_html(advice)
             self.summary.value = self.result._repr_html_()
             self.line.value = (
                 '<code style="user-select:all">'
@@ -212,6 +214,28 @@ class OptimizerPanel(widgets.VBox):
             )
         return self.result
 
+    @property
+    def lambda_min(self) -> float:
+        """The smallest Hessian eigenvalue at the start."""
+        return self.curvature.lambda_min
+
+    @property
+    def lambda_max(self) -> float:
+        """The largest Hessian eigenvalue at the start."""
+        return self.curvature.lambda_max
+
+    @property
+    def bound(self) -> float:
+        """The chosen optimizer's largest stable learning rate (inf where it has none)."""
+        bound = self.advice().bound
+        return math.inf if bound is None else bound
+
+    def advice(self, spec: OptimizerSpec | None = None) -> StepSizeAdvice:
+        """The step-size rules for the chosen optimizer and momentum at this curvature."""
+        spec = spec or resolve_optimizer(self.optimizer.value)
+        momentum = self.momentum.value if spec.momentum_name else None
+        return StepSizeAdvice.for_optimizer(self.curvature, spec, momentum)
+
     # ------------------------------------------------------------------ wiring
     def _on_change(self, change: dict[str, Any]) -> None:
         if not self._switching:
@@ -220,8 +244,6 @@ class OptimizerPanel(widgets.VBox):
     def _on_optimizer(self, change: dict[str, Any]) -> None:
         """A new optimizer starts from its own default momentum/β (0.9 for adam's b1),
         not the previous optimizer's, and recomputes once."""
-        from gradmagic.optimize import resolve_optimizer
-
         spec = resolve_optimizer(change["new"])
         if spec.default_momentum is not None:
             self._switching = True
@@ -232,14 +254,24 @@ class OptimizerPanel(widgets.VBox):
         self.recompute()
 
     def _on_best_step(self, _: Any = None) -> None:
-        if self.lambda_min > 0 and math.isfinite(self.lambda_max):
-            self.lr.value = 2.0 / (self.lambda_min + self.lambda_max)
-        elif math.isfinite(self.bound):
-            self.lr.value = self.bound / 2
-            self.message.value = (
-                "The Hessian at the start is not positive definite, so there is no best "
-                "quadratic step; using half the stability bound."
+        """The fastest stable setting on a quadratic with the curvature at the start (for
+        momentum methods, the learning rate and the momentum together)."""
+        advice = self.advice()
+        if advice.best is None:
+            self.message.value = html.escape(
+                f"No best-step rule for {advice.name} here: it needs a positive definite "
+                "Hessian and an optimizer whose steps scale with the gradient (sgd, momentum, "
+                "nesterov)."
             )
+            return
+        lr, momentum = advice.best
+        if momentum is not None:
+            self._switching = True
+            try:
+                self.momentum.value = momentum
+            finally:
+                self._switching = False
+        self.lr.value = lr
 
     def _on_use(self, _: Any = None) -> None:
         result = self.result
@@ -252,32 +284,22 @@ class OptimizerPanel(widgets.VBox):
         self.message.value = f"Wrote {html.escape(written)} to the notebook."
 
     # ------------------------------------------------------------------ display pieces
-    def _marker_html(self) -> str:
-        if not math.isfinite(self.bound):
+    def _marker_html(self, advice: StepSizeAdvice) -> str:
+        bound = advice.bound
+        if bound is None:
             return ""
-        left = _DESCRIPTION_WIDTH + 12 + _fraction(self.bound) * _SLIDER_WIDTH
+        left = _DESCRIPTION_WIDTH + 12 + _fraction(bound) * _SLIDER_WIDTH
         return (
             f'<div style="position:relative;height:16px;font-size:11px;color:#b00">'
-            f'<span style="position:absolute;left:{left:.0f}px">▲ 2/λmax = {render.number(self.bound, 3)}</span></div>'
+            f'<span style="position:absolute;left:{left:.0f}px">▲ {advice.formula} = '
+            f"{render.number(bound, 3)}</span></div>"
         )
 
-    def _stability_html(self, optimizer: str) -> str:
-        lr = self.lr.value
-        if not math.isfinite(self.bound):
-            return "No positive curvature at the start: no SGD stability bound."
-        from gradmagic.optimize import resolve_optimizer
-
-        if not resolve_optimizer(optimizer).uses_lr:
-            return f"{optimizer} chooses every step length by line search: the learning rate is not used."
-        if optimizer != "sgd":
-            note = f"(the bound 2/λmax = {render.number(self.bound, 3)} is exact for plain SGD on a quadratic)"
-            return f"lr = {render.number(lr, 3)} {note}"
-        if lr < self.bound:
-            return f"lr = {render.number(lr, 3)} &lt; 2/λmax = {render.number(self.bound, 3)}: stable for SGD."
-        return (
-            f'<span style="color:#b00">lr = {render.number(lr, 3)} ≥ 2/λmax = '
-            f"{render.number(self.bound, 3)}: SGD oscillates with growing steps and diverges.</span>"
-        )
+    def _stability_html(self, advice: StepSizeAdvice) -> str:
+        text = html.escape(advice.stability(self.lr.value))
+        if advice.regime(self.lr.value) in ("edge", "unstable"):
+            return f'<span style="color:#b00">{text}</span>'
+        return text
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -294,131 +316,3 @@ class OptimizerPanel(widgets.VBox):
             f"{self.steps.value} steps): {self.result.status()} "
             + ", ".join(f"{n} = {render.array(v)}" for n, v in self.result.values.items())
         )
-
-
-def _plain_log_label(value: float, _: Any = None) -> str:
-    return f"{value:.0e}"
-
-
-class _PanelFigure:
-    """One matplotlib figure, built once; each run only updates its artists."""
-
-    def __init__(self, problem: Problem) -> None:
-        from matplotlib.ticker import FuncFormatter
-
-        from gradmagic.plots import new_figure
-
-        self.problem = problem
-        self.log_labels = FuncFormatter(_plain_log_label)
-        # A fixed layout: constrained layout measures every tick label on every redraw.
-        self.figure = new_figure(9.5, 3.4, layout=None, dpi=80)
-        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.28)
-        self.curve_axes = self.figure.add_subplot(1, 2, 1)
-        self.curve_axes.set_xlabel("step")
-        self.curve_axes.set_ylabel("objective")
-        (self.curve,) = self.curve_axes.plot([], [])
-        self.path_axes = (
-            self.figure.add_subplot(1, 2, 2) if len(problem.variables) in (1, 2) else None
-        )
-        self.path_line = None
-        self.background_for: tuple | None = None
-        self._static: Any = None  # the rendered static parts, for blitting
-
-    def _background(self, start: tuple[float, ...]) -> None:
-        from gradmagic.plots import draw_contours, evaluate_on
-
-        axes = self.path_axes
-        assert axes is not None
-        axes.clear()
-        aux = self.problem.aux()
-
-        def objective(*values: Any) -> Any:
-            return self.problem.objective(tuple(values), aux)
-
-        spans = [max(1.0, 1.5 * abs(v)) for v in start]
-        if len(start) == 1:
-            xs = np.linspace(-spans[0], spans[0], 200) + 0.0
-            axes.plot(xs, evaluate_on(objective, xs), color="gray")
-            axes.set_xlabel(self.problem.variables[0])
-            axes.set_ylabel(self.problem.label)
-            (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
-        else:
-            spans0, spans1 = (-spans[0], spans[0]), (-spans[1], spans[1])
-            draw_contours(axes, objective, spans0, spans1, 50, levels=15, linewidths=0.7)
-            axes.set_xlabel(self.problem.variables[0])
-            axes.set_ylabel(self.problem.variables[1])
-            (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
-            axes.set_xlim(-spans[0], spans[0])
-            axes.set_ylim(-spans[1], spans[1])
-        axes.set_title("path")
-        self.background_for = start
-
-    def draw(self, result: MinimizeResult) -> bytes:
-        """Update the artists and render: static parts come from a cached buffer (blitting)."""
-        history = np.asarray(result.history, dtype=float)
-        finite = np.isfinite(history)
-        steps = np.arange(len(history))
-        self.curve.set_data(steps[finite], history[finite])
-        axes = self.curve_axes
-        axes.set_yscale("linear")
-        axes.relim()
-        axes.autoscale_view()
-        if (
-            finite.any()
-            and history[finite].min() > 0
-            and history[finite].max() > 100 * history[finite].min()
-        ):
-            from matplotlib.ticker import LogLocator, NullLocator
-
-            axes.set_yscale("log")
-            axes.yaxis.set_major_locator(LogLocator(numticks=6))
-            axes.yaxis.set_minor_locator(NullLocator())
-            # Plain "1e-03" labels: mathtext's 10^x layout is the slowest part of a redraw.
-            axes.yaxis.set_major_formatter(self.log_labels)
-        title = "loss curve"
-        if result.diverged:
-            title += f": diverged at step {result.diverged_at}"
-        axes.set_title(title, color="#b00" if result.diverged else "black")
-        if self.path_axes is not None and result.path:
-            start = tuple(float(result.start[n]) for n in self.problem.variables)
-            if self.background_for != start:
-                self._background(start)
-                self._static = None
-            columns = [np.asarray(result.path[n], dtype=float) for n in self.problem.variables]
-            keep = np.all([np.isfinite(c) for c in columns], axis=0)
-            if len(columns) == 1:
-                # history[k] is the objective at path[k]: no need to evaluate it again
-                self.path_line.set_data(columns[0][keep], history[keep])
-            else:
-                self.path_line.set_data(columns[0][keep], columns[1][keep])
-        return self._render()
-
-    def _render(self) -> bytes:
-        import io
-
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        if not isinstance(canvas, FigureCanvasAgg):
-            canvas = FigureCanvasAgg(self.figure)
-        if self._static is None:
-            # Everything but the moving parts, drawn once per start point.
-            self.curve_axes.set_visible(False)
-            if self.path_line is not None:
-                self.path_line.set_visible(False)
-            canvas.draw()
-            self._static = canvas.copy_from_bbox(self.figure.bbox)
-            self.curve_axes.set_visible(True)
-            if self.path_line is not None:
-                self.path_line.set_visible(True)
-        canvas.restore_region(self._static)
-        renderer = canvas.get_renderer()
-        self.curve_axes.draw(renderer)
-        if self.path_line is not None and self.path_axes is not None:
-            self.path_axes.draw_artist(self.path_line)
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(
-            buffer, format="png", compress_level=1
-        )
-        return buffer.getvalue()

@@ -1,8 +1,9 @@
 """``_min``: what one ``%minimize`` run found, and a comparison of several.
 
-Small objects over the engine's :class:`~gradmagic.optimize.OptimizationRun`, with the
-names a notebook user knows (``values`` by variable name, ``path`` by variable name) and a
-deterministic HTML/text display.
+Small objects over the engine's :class:`~gradmagic.minimize.driver.OptimizationRun`, with
+the names a notebook user knows (``values`` by variable name, ``path`` by variable name), a
+deterministic HTML/text display, and their plots: a result displays its table and then its
+loss curve (and path, with ``show_path``), so the magic just returns it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from gradmagic import render
+from gradmagic.minimize.optimizers import resolve_optimizer
+from gradmagic.minimize.step_size import StepSizeAdvice
 from gradmagic.render import Table
 
 
@@ -43,17 +44,18 @@ class MinimizeResult:
 
     def __init__(
         self,
-        objective: str,
-        variables: Sequence[str],
+        problem: Any,
         start: Sequence[Any],
         run: Any,
-        suggestion: tuple[float, float, float] | None = None,
+        advice: StepSizeAdvice | None = None,
     ) -> None:
-        self.objective = objective
-        self.variables = tuple(variables)
+        self.problem = problem  # a gradmagic.minimize.problem.Problem, for plots
+        self.objective = problem.label
+        self.variables = tuple(problem.variables)
         self.start = dict(zip(self.variables, start, strict=True))
         self.run = run
-        self.suggestion = suggestion  # (λmin, λmax, 2/λmax) of the Hessian at the start
+        self.advice = advice  # learning-rate advice from the curvature, for a diverged run
+        self.show_path = False  # displayed with the path plot as well (``--plot``)
         self.values = dict(zip(self.variables, run.values, strict=True))
         self.path = dict(zip(self.variables, run.path, strict=True)) if len(run.path) else {}
 
@@ -86,13 +88,8 @@ class MinimizeResult:
                 f"Diverged at step {run.diverged_at}: the objective or a variable became "
                 "non-finite, so the variables keep their starting values."
             )
-            if self.suggestion is not None and np.isfinite(self.suggestion[2]):
-                bound = self.suggestion[2]
-                text += (
-                    f" SGD is stable for lr < 2/λmax = {render.number(bound)} here "
-                    f"(λmax = {render.number(self.suggestion[1])} of the Hessian at the start); "
-                    f"try --lr {render.number(bound / 2, 3)}."
-                )
+            if self.advice is not None:
+                text += self.advice.divergence_advice(run.lr)
             return text
         if run.interrupted:
             return (
@@ -110,8 +107,6 @@ class MinimizeResult:
 
     def settings_text(self) -> str:
         """``adam (lr 0.01, b1 0.9)``: the settings under the optimizer's own names."""
-        from gradmagic.optimize import resolve_optimizer
-
         run = self.run
         spec = resolve_optimizer(run.optimizer)
         step = f"lr {render.number(run.lr)}" if spec.uses_lr else "step lengths by line search"
@@ -142,19 +137,38 @@ class MinimizeResult:
         table.notes.append(self.status())
         return [table]
 
+    def plot(self, path: bool | None = None) -> Any:
+        """The loss curve, and with ``path`` (default: ``show_path``) the path over the
+        objective's curve or contours, as a :class:`~gradmagic.plots.Plot`."""
+        from gradmagic.minimize.plot import minimization_plot
+
+        return minimization_plot(self.problem, [self], self.show_path if path is None else path)
+
     def __repr__(self) -> str:
         return render.text_sections(self._sections())
 
     def _repr_html_(self) -> str:
         return render.html_sections(self._sections())
 
+    def _ipython_display_(self) -> None:
+        from gradmagic.plots import show
+
+        show(self, self.plot())
+
 
 class Comparison:
     """``--compare``: the same problem with several optimizers; ``results`` by name."""
 
-    def __init__(self, objective: str, results: dict[str, MinimizeResult]) -> None:
-        self.objective = objective
+    def __init__(self, problem: Any, results: dict[str, MinimizeResult]) -> None:
+        self.problem = problem
+        self.objective = problem.label
         self.results = results
+
+    def plot(self) -> Any:
+        """Every optimizer's loss curve and path, overlaid."""
+        from gradmagic.minimize.plot import minimization_plot
+
+        return minimization_plot(self.problem, list(self.results.values()), True)
 
     def _sections(self) -> list[Table | str]:
         first = next(iter(self.results.values()))
@@ -189,3 +203,8 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         return render.html_sections(self._sections())
+
+    def _ipython_display_(self) -> None:
+        from gradmagic.plots import show
+
+        show(self, self.plot())

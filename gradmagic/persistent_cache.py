@@ -13,10 +13,8 @@ compiling when an entry cannot be used.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 _OFF = {"0", "off", "false", "no"}
@@ -55,26 +53,3 @@ def enable() -> Path | None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     return directory
-
-
-@contextlib.contextmanager
-def counting_compilations() -> Iterator[list[str]]:
-    """Collect one entry per XLA backend compilation inside the block.
-
-    How tests and benchmarks prove that re-running a cell or moving a slider compiles
-    nothing: JAX reports every backend compile (including persistent-cache loads) as
-    ``/jax/core/compile/backend_compile_duration``.
-    """
-    import jax
-
-    compiled: list[str] = []
-
-    def listener(name: str, *_: object, **__: object) -> None:
-        if name.endswith("backend_compile_duration"):
-            compiled.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield compiled
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)

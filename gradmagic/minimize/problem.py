@@ -1,6 +1,6 @@
 """What ``%minimize`` minimises: an objective built from notebook code, without IPython.
 
-A :class:`Problem` is a cell program (see :mod:`gradmagic.core`), the output that is the
+A :class:`Problem` is a cell program (see :mod:`gradmagic.cell_program`), the output that is the
 objective, the variables to optimise and their starting values.  It can come from
 
 * an expression: ``a*x**2 + b*x + c`` (jax.numpy names the notebook lacks are available),
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, analyse_cell
-from gradmagic.engine import expression_program, jax_numpy_fallback
 from gradmagic.errors import GradmagicError
+from gradmagic.expressions import expression_program, jax_numpy_fallback
 from gradmagic.values import describe, is_floating
 
 
@@ -30,7 +30,7 @@ from gradmagic.values import describe, is_floating
 class Problem:
     """An objective, its variables and where they start."""
 
-    program: Any  # gradmagic.core.CellProgram
+    program: Any  # gradmagic.cell_program.CellProgram
     output: str
     label: str  # the objective as the user wrote it
     variables: tuple[str, ...]
@@ -45,7 +45,7 @@ class Problem:
         return self.program.run(overrides, None, [self.output])[self.output]
 
     def aux(self) -> dict[str, Any]:
-        from gradmagic.core import as_array
+        from gradmagic.cell_program import as_array
 
         return {name: as_array(self.program.frozen[name]) for name in self.dynamic}
 
@@ -61,7 +61,7 @@ class Problem:
         on_progress: Callable[[int, float], None] | None = None,
     ) -> Any:
         """One optimisation run from ``start`` (default: the notebook's values)."""
-        from gradmagic.optimize import minimize
+        from gradmagic.minimize.driver import minimize
 
         return minimize(
             self.objective,
@@ -88,11 +88,13 @@ class Problem:
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
     ) -> Any:
-        """One run as a :class:`~gradmagic.minimize_result.MinimizeResult`; a diverged run
-        gets the learning-rate advice from the Hessian at its start (compiled once per
-        problem, like the loop)."""
-        from gradmagic.minimize_result import MinimizeResult
-        from gradmagic.optimize import suggested_learning_rate
+        """One run as a :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run
+        gets step-size advice from the curvature at its start (compiled once per problem,
+        like the loop)."""
+        from gradmagic.minimize.curvature import curvature_at
+        from gradmagic.minimize.optimizers import resolve_optimizer
+        from gradmagic.minimize.result import MinimizeResult
+        from gradmagic.minimize.step_size import StepSizeAdvice
 
         begin = tuple(start) if start is not None else self.start
         run = self.run(
@@ -104,12 +106,13 @@ class Problem:
             start=begin,
             on_progress=on_progress,
         )
-        suggestion = None
+        advice = None
         if run.diverged_at is not None:
-            suggestion = suggested_learning_rate(
-                self.objective, begin, self.aux(), cache_key=self.cache_key
+            curvature = curvature_at(self.objective, begin, self.aux(), cache_key=self.cache_key)
+            advice = StepSizeAdvice.for_optimizer(
+                curvature, resolve_optimizer(run.optimizer), run.momentum
             )
-        return MinimizeResult(self.label, self.variables, begin, run, suggestion)
+        return MinimizeResult(self, begin, run, advice)
 
 
 def _function_globals(value: Any) -> list[str]:
@@ -161,8 +164,8 @@ def problem_from_line(
         and objective in last_tape.targets
         and not callable(namespace.get(objective))
     ):
-        program = last_tape._program
-        output = last_tape._target_name(objective)
+        program = last_tape.program
+        output = last_tape.target_name(objective)
         return _problem(program, output, objective, namespace, wrt)
     source = f"{objective}()" if _zero_argument_function(objective, namespace) else objective
     program = expression_program(source, namespace, "%%minimize")
@@ -173,7 +176,7 @@ def problem_from_cell(
     cell: str, filename: str, namespace: dict[str, Any], wrt: Sequence[str], of: str | None
 ) -> Problem:
     """Build the problem for ``%%minimize``: the cell's last expression or ``--of NAME``."""
-    from gradmagic.core import CellProgram
+    from gradmagic.cell_program import CellProgram
 
     try:
         analysis = analyse_cell(cell, filename)
@@ -207,7 +210,7 @@ def _frozen(analysis: Any, namespace: dict[str, Any]) -> dict[str, Any]:
 def _problem(
     program: Any, output: str, label: str, namespace: dict[str, Any], wrt: Sequence[str]
 ) -> Problem:
-    from gradmagic.core import fingerprint
+    from gradmagic.program_cache import constants_key
 
     candidates = _candidates(program, namespace)
     if not wrt:
@@ -244,95 +247,13 @@ def _problem(
         for n, v in frozen.items()
         if is_floating(v) and n not in variables and n not in candidates
     )
-    static = tuple(sorted((n, fingerprint(v)) for n, v in frozen.items() if not is_floating(v)))
-    cache_key = ("minimize", program.analysis.source, output, variables, dynamic, static)
+    cache_key = (
+        "minimize",
+        program.analysis.source,
+        output,
+        variables,
+        dynamic,
+        constants_key(frozen),
+    )
     start = tuple(namespace[name] for name in variables)
     return Problem(program, output, label, variables, start, dynamic, cache_key)
-
-
-class ProgressBar:
-    """A tqdm bar (steps, objective) that appears only once a run lasts about a second.
-
-    tqdm (and, in a notebook, its widget) is imported only then: most runs finish in
-    milliseconds and should not pay for it.
-    """
-
-    def __init__(self, total: int, label: str, delay: float = 1.0) -> None:
-        import time
-
-        self.total, self.label, self.delay = total, label, delay
-        self.started = time.perf_counter()
-        self.bar: Any = None
-        self.done = 0
-
-    def __call__(self, steps_done: int, loss: float) -> None:
-        import time
-
-        if self.bar is None:
-            if time.perf_counter() - self.started < self.delay:
-                self.done = steps_done
-                return
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=self.total, desc=self.label, initial=self.done, leave=False)
-        self.bar.update(steps_done - self.done)
-        self.done = steps_done
-        self.bar.set_postfix(objective=f"{loss:.4g}", refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def minimize_problem(
-    problem: Problem,
-    namespace: dict[str, Any],
-    *,
-    optimizer: str,
-    lr: float,
-    steps: int,
-    momentum: float | None,
-    tol: float | None,
-    progress: bool = True,
-) -> Any:
-    """Run, write the optimum back only after a clean finish, and return the result."""
-    bar = ProgressBar(steps, optimizer) if progress else None
-    try:
-        result = problem.solve(
-            optimizer=optimizer, lr=lr, steps=steps, momentum=momentum, tol=tol, on_progress=bar
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    if result.succeeded:
-        namespace.update(result.values)
-    return result
-
-
-def compare_optimizers(
-    problem: Problem,
-    optimizers: Sequence[str],
-    *,
-    lr: float,
-    steps: int,
-    momentum: float | None,
-    tol: float | None,
-) -> Any:
-    """``--compare``: every optimizer from the same start; the namespace is not touched."""
-    from gradmagic.minimize_result import Comparison, MinimizeResult
-    from gradmagic.optimize import resolve_optimizer
-
-    for name in optimizers:
-        resolve_optimizer(name)  # every name checked before anything runs
-    results = {}
-    for name in optimizers:
-        spec = resolve_optimizer(name)
-        run = problem.run(
-            optimizer=spec.name,
-            lr=lr,
-            steps=steps,
-            momentum=momentum if spec.momentum_name else None,
-            tol=tol,
-        )
-        results[spec.name] = MinimizeResult(problem.label, problem.variables, problem.start, run)
-    return Comparison(problem.label, results)

@@ -1,0 +1,268 @@
+"""Running the compiled loop: chunks, progress, interrupts, and the run's record.
+
+:func:`minimize` is the engine's entry point: it checks the settings and starting values,
+finds (or builds and checks) the compiled chunk program in the cache, and calls it chunk
+after chunk.  Python only runs between chunks: it reports progress, notices Ctrl-C, and
+stops early.  Chunks are sized from measured step time (about :data:`CHUNK_SECONDS` each)
+so progress and interrupts stay responsive for slow objectives.  Results are fetched from
+the device once, at the end (plus one tiny status read per chunk).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from gradmagic.errors import GradmagicError
+from gradmagic.minimize.loop import (
+    CHUNK,
+    FAST_COMPILE_LIMIT,
+    Carry,
+    ChunkProgram,
+    build_program,
+)
+from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
+from gradmagic.minimize.validation import as_variables, check_objective, check_settings
+from gradmagic.program_cache import ProgramCache, arguments_key
+
+CHUNK_SECONDS = 0.2  # aim for a progress report / interrupt check this often
+FIRST_CHUNK = 8  # steps in the first chunk of a never-timed program (its speed is unknown)
+PATH_LIMIT = 1_000  # record the per-step path only when all variables hold <= this many numbers
+PROGRAMS = ProgramCache()  # compiled chunk programs, by problem, shapes and optimizer
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizationRun:
+    """Everything one :func:`minimize` call found, all on the host (numpy / Python floats).
+
+    ``history[k]`` is the objective after ``k`` steps (``history[0]`` at the start) and
+    ``path[i][k]`` the ``i``-th variable then.  When the run diverged, ``values`` (and
+    ``loss``/``grad_norm``) are the *starting* ones, while ``history``/``path`` end with the
+    non-finite step so a plot shows what happened.  When interrupted, ``values`` are those
+    after the last finished step; the caller decides whether to keep them.
+    """
+
+    values: tuple
+    loss: float
+    grad_norm: float
+    steps: int
+    requested_steps: int
+    converged: bool
+    diverged_at: int | None
+    interrupted: bool
+    history: np.ndarray
+    path: tuple
+    optimizer: str
+    lr: float
+    momentum: float | None
+    tol: float | None
+
+
+def program_for(
+    objective: Callable,
+    spec: OptimizerSpec,
+    params: tuple,
+    aux: Any,
+    has_tol: bool,
+    cache_key: Hashable | None,
+    names: Sequence[str] | None,
+) -> ChunkProgram:
+    """Return the cached program, validating the objective and building it on a miss."""
+
+    def build() -> ChunkProgram:
+        loss_dtype, largest = check_objective(objective, params, aux, names)
+        record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
+        fast = largest <= FAST_COMPILE_LIMIT
+        return build_program(objective, spec, has_tol, record_path, params, loss_dtype, fast)
+
+    identity = objective if cache_key is None else cache_key
+    key = (identity, arguments_key(params, aux), spec.name, has_tol)
+    return PROGRAMS.get_or_build(key, build)
+
+
+_Status = tuple  # (step, loss, grad_norm, done, diverged_at, start_loss, start_grad_norm)
+
+
+def minimize(
+    objective: Callable[[tuple, Any], Any],
+    initial: Sequence[Any],
+    *,
+    aux: Any = (),
+    optimizer: str = "sgd",
+    lr: float = 0.01,
+    steps: int = 1000,
+    momentum: float | None = None,
+    tol: float | None = None,
+    cache_key: Hashable | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
+    names: Sequence[str] | None = None,
+) -> OptimizationRun:
+    """Minimise ``objective(params, aux)`` over ``params`` starting from ``initial``.
+
+    ``aux`` (any pytree of arrays/numbers) is passed to the compiled program as an argument,
+    never baked in, so new aux values reuse it.  ``cache_key`` identifies the objective's
+    computation for the program cache (default: the function object); the same key always
+    means the same compiled program, whatever function is passed alongside it.
+    ``on_progress(steps_done, loss)`` runs after every chunk; raising ``KeyboardInterrupt``
+    there (or pressing Ctrl-C during a later chunk) ends the run with ``interrupted=True``.
+    Ctrl-C during the first chunk (which compiles on a cache miss) propagates: nothing has
+    finished then, not even evaluating the start.  ``names`` (one per variable) only
+    improves error messages.
+
+    For ``optimizer="lbfgs"`` the ``lr`` is ignored: optax's zoom line search chooses each
+    step length (the run still records the ``lr`` given).  The starting values must give a
+    finite objective; a step that makes the objective or a variable non-finite stops the
+    run (``diverged_at``) and the starting values are returned.
+    """
+    spec = resolve_optimizer(optimizer)
+    lr, steps, momentum, tol = check_settings(spec, lr, steps, momentum, tol)
+    params = as_variables(initial, names)
+    program = program_for(objective, spec, params, aux, tol is not None, cache_key, names)
+    carry = program.fresh_carry(
+        params, lr, 0.0 if momentum is None else momentum, math.inf if tol is None else tol
+    )
+    first = next_chunk(program, _Progress(carry, (0,) * 7, ()), aux, steps)
+    start = first.status[5:]  # the first chunk evaluated the start
+    if not math.isfinite(start[0]):
+        raise GradmagicError(
+            f"The objective is {start[0]} at the starting values; start where it is finite."
+        )
+    carry, status, outputs, interrupted = _run_chunks(program, first, aux, steps, on_progress)
+    final, chunks, initial_values = jax.device_get(
+        (carry.params, [out for _, out in outputs], params)
+    )  # the one bulk transfer
+    rows = np.concatenate([c[:n] for (n, _), c in zip(outputs, chunks, strict=True)])
+    history = rows[:, 0].astype(program.loss_dtype, copy=False)
+    path = _unpack_path(rows, initial_values) if program.record_path else ()
+    step, loss, gnorm, done, diverged = status[:5]
+    restore = diverged >= 0 or step == 0  # never hand back non-finite values
+    return OptimizationRun(
+        values=_host_values(initial, initial_values if restore else final, exact=restore),
+        loss=start[0] if restore else loss,
+        grad_norm=start[1] if restore else gnorm,
+        steps=step,
+        requested_steps=steps,
+        converged=tol is not None and done,
+        diverged_at=diverged if diverged >= 0 else None,
+        interrupted=interrupted,
+        history=history,
+        path=path,
+        optimizer=spec.name,
+        lr=lr,
+        momentum=momentum,
+        tol=tol,
+    )
+
+
+def _status(carry: Carry) -> _Status:
+    """The few scalars Python needs between chunks (two small transfers)."""
+    (step, diverged, done), (loss, gnorm, start_loss, start_gnorm) = jax.device_get(
+        (carry.counts, carry.values)
+    )
+    return (
+        int(step), float(loss), float(gnorm), bool(done), int(diverged),
+        float(start_loss), float(start_gnorm),
+    )  # fmt: skip
+
+
+def _finished(status: _Status, steps: int) -> bool:
+    step, _, _, done, diverged = status[:5]
+    return step >= steps or done or diverged >= 0
+
+
+class _Progress(NamedTuple):
+    """Everything finished so far; replaced as a whole so Ctrl-C never sees half an update."""
+
+    carry: Carry
+    status: _Status
+    outputs: tuple  # linked list: (earlier, (rows_recorded, rows)) or ()
+
+
+def _run_chunks(
+    program: ChunkProgram,
+    first: _Progress,
+    aux: Any,
+    steps: int,
+    on_progress: Callable[[int, float], None] | None,
+) -> tuple[Carry, _Status, list, bool]:
+    """Run chunks after the ``first`` until done, diverged, out of steps or interrupted.
+
+    Chunk sizes follow the measured time per step so each takes about :data:`CHUNK_SECONDS`
+    (a slow objective still reports progress and reacts to Ctrl-C); the estimate is kept on
+    the program so the next run starts with full-size chunks.  On Ctrl-C (during a chunk or
+    raised by ``on_progress``) the chunk in flight is dropped and the last finished state is
+    returned.  Returns the final carry, its status, ``[(rows_recorded, rows)]`` per chunk
+    and whether it was interrupted.
+    """
+    done = first
+    interrupted = False
+    try:
+        if on_progress is not None:
+            on_progress(done.status[0], done.status[1])
+        while not _finished(done.status, steps):
+            done = next_chunk(program, done, aux, steps)
+            if on_progress is not None:
+                on_progress(done.status[0], done.status[1])
+    except KeyboardInterrupt:
+        interrupted = True
+    outputs, node = [], done.outputs
+    while node:
+        node, item = node
+        outputs.append(item)
+    return done.carry, done.status, outputs[::-1], interrupted
+
+
+def next_chunk(program: ChunkProgram, done: _Progress, aux: Any, steps: int) -> _Progress:
+    """Run one chunk, wait for its status, and time it to size the next one.
+
+    A program's first chunk is not timed: it includes tracing and compiling.
+    """
+    fresh = not done.outputs  # the first chunk of a run also records the start
+    step = done.status[0]
+    end = min(steps, step + _chunk_limit(program.seconds_per_step))
+    bounds = np.array([end, step + (not fresh)], np.int32)
+    timed = program.chunk_calls > 0
+    program.chunk_calls += 1
+    started = time.perf_counter()
+    carry, rows = program.chunk(done.carry, aux, bounds)
+    status = _status(carry)
+    ran = status[0] - step
+    if timed:
+        program.seconds_per_step = (time.perf_counter() - started) / max(ran, 1)
+    return _Progress(carry, status, (done.outputs, (ran + fresh, rows)))
+
+
+def _chunk_limit(seconds_per_step: float | None) -> int:
+    """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth."""
+    if seconds_per_step is None:
+        return FIRST_CHUNK
+    return max(1, min(CHUNK, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
+
+
+def _unpack_path(rows: np.ndarray, start: tuple) -> tuple:
+    """Per variable: its columns of the recorded rows, shape ``(steps+1, *shape)``."""
+    path, column = [], 1
+    for value in start:
+        size = math.prod(np.shape(value))
+        part = rows[:, column : column + size].reshape((-1, *np.shape(value)))
+        path.append(part.astype(np.asarray(value).dtype, copy=False))
+        column += size
+    return tuple(path)
+
+
+def _host_values(initial: Sequence[Any], values: tuple, exact: bool) -> tuple:
+    """Python floats for Python-float starts (so write-back keeps the type), else numpy.
+
+    With ``exact`` (diverged, or no step taken) a Python float start comes back as given,
+    not rounded through float32.
+    """
+    return tuple(
+        (o if exact else float(v)) if isinstance(o, float) else np.asarray(v)
+        for o, v in zip(initial, values, strict=True)
+    )

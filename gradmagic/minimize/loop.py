@@ -1,0 +1,251 @@
+"""The compiled optimisation loop: one ``jax.jit`` program per problem and optimizer.
+
+``chunk(carry, aux, bounds)`` is a ``lax.while_loop`` of at most :data:`CHUNK` steps that
+stops at a step bound passed in by Python, when the gradient norm falls below tol, or when
+a step goes non-finite, so one compiled program serves every ``steps`` value; the driver
+(:mod:`gradmagic.minimize.driver`) calls it chunk after chunk.
+
+* **One program per problem, cheap to compile.**  A run's first chunk starts from a *fresh*
+  carry: its first iteration creates the optimiser state and evaluates the objective at the
+  start, so there is no separate ``init`` program to compile.  The loop's scalars travel as
+  small packed vectors and small problems compile with :data:`COMPILER_OPTIONS`: compiling
+  costs about what a hand-written ``jit`` + ``lax.scan`` loop does.
+* **Dynamic hyperparameters.**  The learning rate and momentum enter the program as traced
+  values (the optimiser state is created inside the program), so a new lr or momentum
+  reuses the same executable.  So do the starting values, the step bound and tol's value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from gradmagic.minimize.optimizers import OptimizerSpec, make_optimizer
+
+CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one program
+# XLA:CPU compiles these loops' many small kernels about twice as fast with its classic LLVM
+# emitters as with its newer MLIR fusion emitters, but the classic code for some elementwise
+# functions (tanh) runs several times slower.  So only programs whose arrays are all small,
+# where compiling is most of the cost, get these options.  An XLA that no longer knows an
+# option rejects it; programs then compile without (see Jit).
+COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
+FAST_COMPILE_LIMIT = 256  # COMPILER_OPTIONS when no array in the objective is larger
+
+
+class Carry(NamedTuple):
+    """Loop state kept on the device between steps and between chunks.
+
+    The loop's scalars are packed into small vectors: XLA:CPU then emits one kernel for each
+    vector instead of one per scalar, and kernels are most of what compiling costs here.
+    A run's first chunk receives a *fresh* carry built on the host (see
+    :meth:`ChunkProgram.fresh_carry`): the starting values, the settings, ``step = -1`` and zeros
+    of the right shapes for the rest.  Its first iteration creates the optimiser state and
+    evaluates the objective at the start without stepping (``step`` becomes 0), so one
+    compiled program serves the whole run.
+    """
+
+    params: tuple
+    opt_state: Any
+    grad: tuple  # gradient at `params`
+    values: jax.Array  # [loss, grad norm, loss at the start, grad norm at the start]
+    counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done]
+    settings: jax.Array  # [tol, lr, momentum]: never changed by the program
+
+
+def _scalar(vector: jax.Array, i: int) -> jax.Array:
+    return lax.index_in_dim(vector, i, keepdims=False)
+
+
+def _vector(*scalars: jax.Array) -> jax.Array:
+    return lax.concatenate([lax.broadcast(s, (1,)) for s in scalars], 0)
+
+
+def _global_norm(tree: Any, dtype: Any) -> jax.Array:
+    """Euclidean norm of all leaves together, computed in ``dtype``."""
+    total = None
+    for leaf in jax.tree_util.tree_leaves(tree):
+        leaf = lax.convert_element_type(leaf, dtype)
+        square = lax.mul(leaf, leaf)
+        part = lax.reduce_sum(square, tuple(range(square.ndim))) if square.ndim else square
+        total = part if total is None else lax.add(total, part)
+    return lax.sqrt(total)
+
+
+def _all_finite(loss: jax.Array, params: tuple) -> jax.Array:
+    ok = lax.is_finite(loss)
+    for p in params:
+        finite = lax.is_finite(p)
+        if finite.ndim:
+            finite = lax.reduce_and(finite, tuple(range(finite.ndim)))
+        ok = lax.bitwise_and(ok, finite)
+    return ok
+
+
+def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` else ``on_false``, leaf by leaf (same structure)."""
+    return jax.tree_util.tree_map(lambda t, f: lax.select(pred, t, f), on_true, on_false)
+
+
+def _cast_like(tree: Any, like: Any) -> Any:
+    """``tree`` with ``like``'s dtypes (strongly typed), so a carry's types never drift."""
+    return jax.tree_util.tree_map(lambda x, ref: lax.convert_element_type(x, ref.dtype), tree, like)
+
+
+class Jit:
+    """``jax.jit(fn, compiler_options=options)``, or without the options where XLA rejects them."""
+
+    options_work = True  # cleared (for the process) by the first rejection
+
+    def __init__(self, fn: Callable, options: dict[str, Any] | None = None) -> None:
+        self.fn = fn
+        self.options = options if options and Jit.options_work else None
+        self.jitted = jax.jit(fn, compiler_options=self.options)
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.jitted(*args)
+        except jax.errors.JaxRuntimeError as exc:
+            if self.options is None or "compile option" not in str(exc):
+                raise
+            Jit.options_work = False
+            self.options, self.jitted = None, jax.jit(self.fn)
+            return self.jitted(*args)
+
+
+class ChunkProgram:
+    """The compiled chunk program for one cache key, plus the measured time per step.
+
+    ``blank`` is a fresh carry of zeros; ``loss_dtype`` turns recorded losses back into the
+    objective's dtype.
+    """
+
+    def __init__(
+        self, chunk: Callable, blank: Carry, record_path: bool, loss_dtype: np.dtype
+    ) -> None:
+        self.chunk = chunk
+        self.blank = blank
+        self.record_path = record_path
+        self.loss_dtype = loss_dtype
+        self.seconds_per_step: float | None = None
+        self.chunk_calls = 0
+
+    def fresh_carry(self, params: tuple, lr: float, momentum: float, tol: float) -> Carry:
+        """The first chunk's carry: a run's starting values and settings."""
+        settings = np.array([tol, lr, momentum], self.blank.settings.dtype)
+        return self.blank._replace(params=params, settings=settings)
+
+
+def build_program(
+    objective: Callable,
+    spec: OptimizerSpec,
+    has_tol: bool,
+    record_path: bool,
+    params: tuple,
+    loss_dtype: Any,
+    fast_compile: bool = False,
+) -> ChunkProgram:
+    """Create (not yet compile) the chunk program for one objective/optimizer pair.
+
+    ``chunk(carry, aux, bounds)`` runs a ``lax.while_loop`` that steps until ``bounds[0]``
+    steps are done in all, the gradient norm is below tol or a step goes non-finite (Python
+    keeps ``bounds[0]`` within :data:`CHUNK` steps of the start).  Given a fresh carry, its
+    first iteration creates the optimiser state (lr and momentum traced, from the carry) and
+    evaluates the objective at the start, without stepping.  Each iteration records a row
+    ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) into a
+    ``(CHUNK + 1, width)`` buffer at row ``step - bounds[1]``; it returns
+    ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
+    ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  The loop's own arithmetic is
+    written with ``lax`` (``jax.numpy`` costs more to trace).
+    """
+    placeholder = make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
+    dtype = np.result_type(np.float32, loss_dtype, *(p.dtype for p in params))  # values, rows
+    zero = np.int32(0)
+
+    def value_and_grad(params: tuple, state: Any, aux: Any) -> tuple[jax.Array, tuple]:
+        def fn(p: tuple) -> jax.Array:
+            return objective(p, aux)
+
+        if spec.line_search:  # the line search already evaluated the accepted point
+            return optax.value_and_grad_from_state(fn)(params, state=state)
+        return jax.value_and_grad(fn)(params)
+
+    def new_state(params: tuple, hyper: jax.Array) -> Any:
+        return make_optimizer(spec, _scalar(hyper, 0), _scalar(hyper, 1)).init(params)
+
+    def chunk(carry: Carry, aux: Any, bounds: jax.Array) -> tuple:
+        hyper = lax.slice_in_dim(carry.settings, 1, 3)
+        start_state = _cast_like(new_state(carry.params, hyper), carry.opt_state)
+
+        def running(loop: tuple) -> jax.Array:
+            step, diverged, done = (_scalar(loop[0].counts, i) for i in range(3))
+            going = lax.bitwise_and(lax.lt(step, _scalar(bounds, 0)), lax.eq(done, zero))
+            return lax.bitwise_and(going, lax.lt(diverged, zero))
+
+        def body(loop: tuple) -> tuple:
+            c, rows = loop
+            step, diverged, done = (_scalar(c.counts, i) for i in range(3))
+            fresh = lax.lt(step, zero)
+            # The fresh iteration's update is discarded; an infinite value makes a line search
+            # accept its first trial there instead of searching on the placeholder state.
+            value = lax.select(fresh, np.array(np.inf, dtype), _scalar(c.values, 0))
+            extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
+            if spec.line_search:
+                extra.update(grad=c.grad, value_fn=lambda p: objective(p, aux))
+            updates, state = placeholder.update(c.grad, c.opt_state, c.params, **extra)
+            moved = _cast_like(optax.apply_updates(c.params, updates), c.params)
+            params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
+            state = _select(fresh, start_state, _cast_like(state, c.opt_state))
+            loss, grad = value_and_grad(params, state, aux)
+            grad = _cast_like(grad, c.grad)
+            loss = lax.convert_element_type(loss, dtype)
+            now = _vector(loss, _global_norm(grad, dtype))
+            step = lax.add(step, np.int32(1))
+            diverged = lax.select(_all_finite(loss, params), diverged, step)
+            if has_tol:
+                done = lax.convert_element_type(
+                    lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
+                )
+            start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
+            row = [lax.broadcast(loss, (1,))]
+            if record_path:
+                row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
+            rows = lax.dynamic_update_slice(
+                rows,
+                lax.broadcast(lax.concatenate(row, 0), (1,)),
+                (lax.sub(step, _scalar(bounds, 1)), zero),
+                allow_negative_indices=False,
+            )
+            counts = _vector(step, diverged, done)
+            values = lax.concatenate([now, start], 0)
+            return Carry(params, state, grad, values, counts, c.settings), rows
+
+        width = 1 + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
+        rows = lax.full((CHUNK + 1, width), 0, dtype)
+        return lax.while_loop(running, body, (carry, rows))
+
+    state = jax.eval_shape(new_state, params, jax.ShapeDtypeStruct((2,), dtype))
+    zeros = tuple(np.zeros(p.shape, p.dtype) for p in params)
+    blank = Carry(
+        params=zeros,
+        opt_state=jax.tree_util.tree_map(_zeros, state),
+        grad=zeros,
+        values=np.zeros(4, dtype),
+        counts=np.array([-1, -1, 0], np.int32),  # fresh, not diverged, not done
+        settings=np.zeros(3, dtype),
+    )
+    options = COMPILER_OPTIONS if fast_compile else None
+    return ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
+
+
+def _zeros(like: jax.ShapeDtypeStruct) -> Any:
+    """Host zeros shaped like ``like`` (device ones for PRNG keys, which numpy cannot hold)."""
+    if jax.dtypes.issubdtype(like.dtype, jax.dtypes.extended):
+        return jnp.zeros(like.shape, like.dtype)
+    return np.zeros(like.shape, like.dtype)

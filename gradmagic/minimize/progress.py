@@ -1,0 +1,39 @@
+"""The progress bar of long ``%minimize`` runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProgressBar:
+    """A tqdm bar (steps, objective) that appears only once a run lasts about a second.
+
+    tqdm (and, in a notebook, its widget) is imported only then: most runs finish in
+    milliseconds and should not pay for it.
+    """
+
+    def __init__(self, total: int, label: str, delay: float = 1.0) -> None:
+        import time
+
+        self.total, self.label, self.delay = total, label, delay
+        self.started = time.perf_counter()
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, steps_done: int, loss: float) -> None:
+        import time
+
+        if self.bar is None:
+            if time.perf_counter() - self.started < self.delay:
+                self.done = steps_done
+                return
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc=self.label, initial=self.done, leave=False)
+        self.bar.update(steps_done - self.done)
+        self.done = steps_done
+        self.bar.set_postfix(objective=f"{loss:.4g}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
