@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 from collections.abc import Callable
 from types import CodeType
 from typing import Any
@@ -42,9 +43,27 @@ def _usage_errors(magic: str) -> Callable:
     return decorate
 
 
+def _wrt_inputs(default: str) -> Callable:
+    """The one-liners' ``--wrt`` option."""
+    return argument("--wrt", metavar="NAMES", help=f"Inputs, comma-separated (default: {default}).")
+
+
+def _stored_as(what: str, variable: str) -> Callable:
+    """The ``--name VAR`` and ``--quiet`` options every result-storing magic has."""
+
+    def decorate(method: Callable) -> Callable:
+        method = argument(
+            "--quiet",
+            action="store_true",
+            help=f"Display nothing ({what} is still stored as {variable}).",
+        )(method)
+        return argument("--name", metavar="VAR", help=f"Also store {what} as VAR.")(method)
+
+    return decorate
+
+
 def _parse(method: Callable, text: str, magic: str) -> argparse.Namespace:
-    parser = method.parser
-    known = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    known = list(dict.fromkeys(re.findall(r"--[\w-]+", method.parser.format_usage())))
     try:
         return parse_argstring(method, text)
     except UsageError as error:
@@ -147,10 +166,7 @@ class GradMagics(Magics):
         default="zero",
         help="What an unconnected derivative is: 0 (default) or None, as TensorFlow.",
     )
-    @argument("--name", metavar="VAR", help="Also store the Tape as VAR.")
-    @argument(
-        "--quiet", action="store_true", help="Display nothing (the Tape is still stored as _tape)."
-    )
+    @_stored_as("the Tape", "_tape")
     @cell_magic
     @_usage_errors("tape")
     def tape(self, line: str, cell: str) -> Any:
@@ -195,11 +211,7 @@ class GradMagics(Magics):
 
     # ------------------------------------------------------------------ %grad / %hessian
     @magic_arguments()
-    @argument(
-        "--wrt",
-        metavar="NAMES",
-        help="Inputs, comma-separated (default: every floating name read; the result is then a dict).",
-    )
+    @_wrt_inputs("every floating name read; the result is then a dict")
     @line_magic
     @_usage_errors("grad")
     def grad(self, line: str) -> Any:
@@ -210,18 +222,11 @@ class GradMagics(Magics):
         """
         from gradmagic.expressions import gradient_of_expression
 
-        expression, option_text = line_options.split_expression(line)
-        args = _parse(self.grad, option_text, "grad")
-        return gradient_of_expression(
-            expression, self.shell.user_ns, line_options.names(args.wrt, "--wrt")
-        )
+        expression, wrt = self._expression_and_wrt(self.grad, line, "grad")
+        return gradient_of_expression(expression, self.shell.user_ns, wrt)
 
     @magic_arguments()
-    @argument(
-        "--wrt",
-        metavar="NAMES",
-        help="Inputs, comma-separated (default: every floating name read).",
-    )
+    @_wrt_inputs("every floating name read")
     @line_magic
     @_usage_errors("hessian")
     def hessian(self, line: str) -> Any:
@@ -231,11 +236,14 @@ class GradMagics(Magics):
         """
         from gradmagic.expressions import hessian_of_expression
 
+        expression, wrt = self._expression_and_wrt(self.hessian, line, "hessian")
+        return hessian_of_expression(expression, self.shell.user_ns, wrt)
+
+    @staticmethod
+    def _expression_and_wrt(method: Callable, line: str, magic: str) -> tuple[str, tuple]:
         expression, option_text = line_options.split_expression(line)
-        args = _parse(self.hessian, option_text, "hessian")
-        return hessian_of_expression(
-            expression, self.shell.user_ns, line_options.names(args.wrt, "--wrt")
-        )
+        args = _parse(method, option_text, magic)
+        return expression, line_options.names(args.wrt, "--wrt")
 
     # ------------------------------------------------------------------ %gradmagic
     @line_magic
@@ -246,7 +254,11 @@ class GradMagics(Magics):
         assignments = [session.parse_assignment(text) for text in line.split()]
         for key, value in assignments:  # all parsed first: one bad word changes nothing
             setattr(self, key, value)
-        return None if assignments else EnvironmentReport()
+        if assignments:
+            return None
+        from gradmagic.environment import EnvironmentReport
+
+        return EnvironmentReport()
 
     # ------------------------------------------------------------------ %minimize
     @magic_arguments()
@@ -284,10 +296,7 @@ class GradMagics(Magics):
         action="store_true",
         help="An interactive panel: learning rate, optimizer, steps, momentum, start.",
     )
-    @argument("--name", metavar="VAR", help="Also store the result as VAR.")
-    @argument(
-        "--quiet", action="store_true", help="Display nothing (the result is still stored as _min)."
-    )
+    @_stored_as("the result", "_min")
     @line_cell_magic
     @_usage_errors("minimize")
     def minimize(self, line: str, cell: str | None = None) -> Any:
@@ -350,27 +359,6 @@ class GradMagics(Magics):
 
         self._execute(compile_cell(problem.program.analysis))
         self.shell.user_ns.pop(LAST_EXPRESSION, None)
-
-
-class EnvironmentReport:
-    """What ``%gradmagic`` shows: versions, backend, devices, cache and settings."""
-
-    def __init__(self) -> None:
-        import jax
-
-        import gradmagic
-
-        devices = ", ".join(str(device) for device in jax.devices())
-        cache = jax.config.jax_compilation_cache_dir or "off"
-        self.lines = [
-            f"gradmagic {gradmagic.__version__}",
-            f"jax {jax.__version__}, backend {jax.default_backend()}, devices: {devices}",
-            f"compilation cache: {cache}",
-            f"settings: {session.describe()}",
-        ]
-
-    def __repr__(self) -> str:
-        return "\n".join(self.lines)
 
 
 def register(shell: Any) -> None:

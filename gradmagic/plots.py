@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradmagic.errors import GradmagicError
+from gradmagic.render import Rendered
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,17 +58,23 @@ class Plot:
         return f"[plot: {self.description}]"
 
 
-def show(result: Any, plot: Plot | None) -> None:
-    """Display a result's tables (its ``__repr__``/``_repr_html_``) and then its plot.
+class ShownWithPlot(Rendered):
+    """A result that displays its tables and then its plot (see :meth:`displayed_plot`).
 
-    Results use this as their ``_ipython_display_``: one object returned by a magic can
-    then show a table and a figure, the way a notebook user expects both.
+    One object returned by a magic can then show a table and a figure, the way a notebook
+    user expects both; ``r = %minimize ...`` keeps it and shows nothing.
     """
-    from IPython.display import display
 
-    display({"text/plain": repr(result), "text/html": result._repr_html_()}, raw=True)
-    if plot is not None:
-        display(plot)
+    def displayed_plot(self) -> Plot | None:
+        raise NotImplementedError
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display({"text/plain": repr(self), "text/html": self._repr_html_()}, raw=True)
+        plot = self.displayed_plot()
+        if plot is not None:
+            display(plot)
 
 
 def evaluate_on(function: Callable[..., Any], *coordinates: np.ndarray) -> np.ndarray:

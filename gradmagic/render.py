@@ -118,3 +118,16 @@ def html_sections(sections: Sequence[Table | str]) -> str:
         else:
             parts.append(f'<div style="margin:0.3em 0">{html.escape(section)}</div>')
     return '<div class="gradmagic">' + "".join(parts) + "</div>"
+
+
+class Rendered:
+    """Base of the result objects: their text and HTML come from one list of sections."""
+
+    def _sections(self) -> list[Table | str]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return text_sections(self._sections())
+
+    def _repr_html_(self) -> str:
+        return html_sections(self._sections())

@@ -21,6 +21,7 @@ from gradmagic.cell_program import CellProgram, Source, as_array, cell_function
 from gradmagic.derivatives import Derivatives, differentiate, higher_orders
 from gradmagic.errors import GradmagicError
 from gradmagic.finite_differences import FiniteDifference, finite_differences
+from gradmagic.plots import ShownWithPlot
 from gradmagic.values import is_floating
 
 
@@ -46,17 +47,10 @@ def compute_derivatives(
     """The derivatives ``options`` ask for: eagerly, or from a cached compiled program
     (``--jit``)."""
     if options.jit:
-        from gradmagic.compiled_tape import differentiate_compiled
-
-        return differentiate_compiled(
-            program,
-            sources,
-            targets,
-            hessian=options.hessian,
-            order=options.order,
-            record=options.show_tape,
-        )
-    return differentiate(
+        from gradmagic.compiled_tape import differentiate_compiled as compute
+    else:
+        compute = differentiate
+    return compute(
         program,
         sources,
         targets,
@@ -66,7 +60,7 @@ def compute_derivatives(
     )
 
 
-class Tape:
+class Tape(ShownWithPlot):
     """Derivatives of a cell's targets with respect to its inputs; see ``%%tape?``."""
 
     def __init__(
@@ -364,17 +358,9 @@ class Tape:
 
         return tape_sections(self)
 
-    def _ipython_display_(self) -> None:
-        """The tables, then the plot when recorded with ``--plot``."""
-        from gradmagic.plots import show
-
-        show(self, self.plot() if self._options.plot else None)
-
-    def __repr__(self) -> str:
-        return render.text_sections(self._sections())
-
-    def _repr_html_(self) -> str:
-        return render.html_sections(self._sections())
+    def displayed_plot(self) -> Any:
+        """The plot shown under the tables: only when recorded with ``--plot``."""
+        return self.plot() if self._options.plot else None
 
 
 __all__ = ["Tape", "TapeOptions", "compute_derivatives"]

@@ -14,6 +14,7 @@ from typing import Any
 from gradmagic import render
 from gradmagic.minimize.optimizers import resolve_optimizer
 from gradmagic.minimize.step_size import StepSizeAdvice
+from gradmagic.plots import ShownWithPlot
 from gradmagic.render import Table
 
 
@@ -37,7 +38,7 @@ def magic_line(
     return " ".join(parts)
 
 
-class MinimizeResult:
+class MinimizeResult(ShownWithPlot):
     """One run: ``values``, ``loss``, ``steps``, ``converged``, ``history``, ``path``,
     ``optimizer``, ``lr`` (and ``momentum``, ``tol``, ``grad_norm``, ``diverged_at``,
     ``interrupted``, ``start``)."""
@@ -144,19 +145,11 @@ class MinimizeResult:
 
         return minimization_plot(self.problem, [self], self.show_path if path is None else path)
 
-    def __repr__(self) -> str:
-        return render.text_sections(self._sections())
-
-    def _repr_html_(self) -> str:
-        return render.html_sections(self._sections())
-
-    def _ipython_display_(self) -> None:
-        from gradmagic.plots import show
-
-        show(self, self.plot())
+    def displayed_plot(self) -> Any:
+        return self.plot()
 
 
-class Comparison:
+class Comparison(ShownWithPlot):
     """``--compare``: the same problem with several optimizers; ``results`` by name."""
 
     def __init__(self, problem: Any, results: dict[str, MinimizeResult]) -> None:
@@ -198,13 +191,5 @@ class Comparison:
         table.notes.append("The notebook's variables are unchanged.")
         return [table]
 
-    def __repr__(self) -> str:
-        return render.text_sections(self._sections())
-
-    def _repr_html_(self) -> str:
-        return render.html_sections(self._sections())
-
-    def _ipython_display_(self) -> None:
-        from gradmagic.plots import show
-
-        show(self, self.plot())
+    def displayed_plot(self) -> Any:
+        return self.plot()
