@@ -32,7 +32,7 @@ c = 1.0
 
 # %%
 # %%tape
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %% [markdown]
 # The row is the target `y` (value 1), the columns are the inputs. Besides $dy/dx = -2$
@@ -50,13 +50,14 @@ y = a*x**2 + b*x + c
 # %%
 power = 2
 
+
 def shifted(v):
     return v - 1.0
 
 
 # %%
 # %%tape
-z = a * shifted(x)**power
+z = a * shifted(x) ** power
 
 # %% [markdown]
 # ## Choosing inputs, and one-liners
@@ -67,7 +68,7 @@ z = a * shifted(x)**power
 
 # %%
 # %%tape --wrt x
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %%
 # %grad a*x**2 + b*x + c --wrt x
@@ -85,7 +86,7 @@ x = 1.0
 
 # %%
 # %%tape --wrt x,a,b,c --name quad
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %%
 for point in (0.0, 1.0, 10.0):
@@ -104,26 +105,30 @@ print("x in the notebook is still", x)
 #
 # For $f(x) = 3x^2 + 2x - 1$ the exact answer is $f'(1) = 6 + 2 = 8$:
 
+
 # %%
 def f(x):
-    return 3*x**2 + 2*x - 1
+    return 3 * x**2 + 2 * x - 1
+
 
 h = 1e-4
-(f(1 + h) - f(1 - h)) / (2*h)
+(f(1 + h) - f(1 - h)) / (2 * h)
 
 
 # %% [markdown]
 # With two inputs, nudge one at a time. For $g(x_1, x_2) = (x_1 + 5)\,x_2^2$ at
 # $(2, 3)$ the exact partials are $x_2^2 = 9$ and $2(x_1 + 5)x_2 = 42$:
 
+
 # %%
 def g(x1, x2):
     return (x1 + 5) * x2**2
 
+
 x1 = 2.0
 x2 = 3.0
-dg_dx1 = (g(x1 + h, x2) - g(x1 - h, x2)) / (2*h)
-dg_dx2 = (g(x1, x2 + h) - g(x1, x2 - h)) / (2*h)
+dg_dx1 = (g(x1 + h, x2) - g(x1 - h, x2)) / (2 * h)
+dg_dx2 = (g(x1, x2 + h) - g(x1, x2 - h)) / (2 * h)
 dg_dx1, dg_dx2
 
 # %% [markdown]

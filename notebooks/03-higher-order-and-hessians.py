@@ -32,7 +32,7 @@ c = 1.0
 
 # %%
 # %%tape --wrt x --order 2
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %% [markdown]
 # For $y = x^3$ at $x = 1$: $3x^2 = 3$, $6x = 6$ and $6$.
@@ -87,7 +87,7 @@ q = -2.0
 
 # %%
 # %%tape --hessian
-bowl = (p - 1)**2 + 2*(q + 2)**2
+bowl = (p - 1) ** 2 + 2 * (q + 2) ** 2
 
 # %% [markdown]
 # ## Seeing it: `--plot`

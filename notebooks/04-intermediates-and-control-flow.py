@@ -56,6 +56,7 @@ z = y**2
 #
 # `n` is an integer, so it is not an input: it only decides the path.
 
+
 # %%
 def product(x, n):
     result = 1.0
@@ -63,6 +64,7 @@ def product(x, n):
         if step in (2, 3, 4):
             result = result * x
     return result
+
 
 x = 2.0
 

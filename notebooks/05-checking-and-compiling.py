@@ -29,7 +29,7 @@ x = 1.0
 
 # %%
 # %%tape --check
-f = 3*x**2 + 2*x - 1
+f = 3 * x**2 + 2 * x - 1
 
 # %% [markdown]
 # The small difference comes from the finite step, not from autodiff. Where a function has
@@ -62,7 +62,7 @@ x = 3.0
 
 # %%
 # %%tape --jit --wrt x --name compiled
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %% [markdown]
 # `compiled.at(...)` runs the same compiled computation at other points. Each line shows

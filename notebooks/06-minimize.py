@@ -54,7 +54,7 @@ c = 1.0
 # `%minimize` wrote the result back: `x` is now an ordinary Python float at the minimum.
 
 # %%
-print(f"x = {x:.7f}, y = {a*x**2 + b*x + c:.7f}")
+print(f"x = {x:.7f}, y = {a * x**2 + b * x + c:.7f}")
 
 # %% [markdown]
 # ## Four ways to say what to minimise
@@ -68,8 +68,9 @@ print(f"x = {x:.7f}, y = {a*x**2 + b*x + c:.7f}")
 # %%
 x = 0.0
 
+
 def f():
-    return a*x**2 + b*x + c
+    return a * x**2 + b * x + c
 
 
 # %%
@@ -84,7 +85,7 @@ x = 0.0
 
 # %%
 # %%minimize --wrt x
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 y
 
 # %% [markdown]
@@ -96,7 +97,7 @@ x = 0.0
 
 # %%
 # %%tape --quiet
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %%
 # %minimize y --wrt x
@@ -116,12 +117,13 @@ x, y, _min.loss
 #
 # To see that nothing magic happens, here is the loop written out for
 # $f(x) = 3x^2 + 2x - 1$, whose minimum is at $f'(x) = 6x + 2 = 0$, so $x = -1/3$:
-# 100 steps with learning rate 0.1, each one asking `%grad` for the slope.
+# 100 steps with learning rate 0.1, each one asking `%grad` for the slope (through
+# `get_ipython().run_line_magic`, the call that a `slope = %grad ...` line stands for).
 
 # %%
 x = 0.0
-for step in range(100):
-    # slope = %grad 3*x**2 + 2*x - 1 --wrt x
+for _ in range(100):
+    slope = get_ipython().run_line_magic("grad", "3*x**2 + 2*x - 1 --wrt x")
     x = x - 0.1 * slope
 print(f"x = {float(x):.7f}")
 

@@ -71,7 +71,7 @@ c = 1.0
 
 # %%
 # %%tape --name quad
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %%
 quad.gradient("y", ["x", "a", "b", "c"])
@@ -85,7 +85,7 @@ quad.gradient("y", ["x", "a", "b", "c"])
 
 # %%
 # %%tape --wrt x --quiet --name quad_x
-y = a*x**2 + b*x + c
+y = a * x**2 + b * x + c
 
 # %%
 value_and_slope = jax.jit(jax.value_and_grad(quad_x.function))
@@ -102,7 +102,7 @@ for point in (0.0, 1.0, 3.0, 2.0):
 # %%
 slope_at = jax.jit(jax.grad(quad_x.function))
 x = 0.0
-for step in range(1000):
+for _ in range(1000):
     x = x - 0.01 * slope_at(x)
 print(f"x = {float(x):.7f}, y = {float(quad_x.function(x)):.7f}")
 
@@ -114,9 +114,11 @@ print(f"x = {float(x):.7f}, y = {float(quad_x.function(x)):.7f}")
 #
 # ## `optimizer.minimize` with a loss that takes no arguments
 
+
 # %%
 def fun_to_min():
-    return a*x**2 + b*x + c
+    return a * x**2 + b * x + c
+
 
 x = 0.0
 
@@ -131,10 +133,12 @@ x = 0.0
 # Inside a function, a magic line can use the function's own variables with `$name`.
 # `%minimize` is already compiled, so the function is only a convenience:
 
+
 # %%
 def train(epochs, f, var):
     # %minimize $f --wrt $var --lr 0.01 --steps $epochs --quiet
     return _min.values[var], _min.loss
+
 
 x = 0.0
 position, loss = train(1000, "fun_to_min", "x")
