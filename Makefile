@@ -45,14 +45,16 @@ test: $(STAMP) chromium lint
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not browser"
 
-# Rebuild the tutorials from notebooks/build_notebooks.py, re-execute them and save their
-# outputs (what nbval then compares), then drop widget state and widget views (random ids).
+# The tutorials' sources are notebooks/NN-name.py (jupytext percent format), paired with
+# NN-name.ipynb by notebooks/jupytext.toml. Sync each pair (the newer file wins; the .ipynb
+# keeps its outputs), re-execute the notebooks and save their outputs (what nbval then
+# compares), then drop widget state and widget views (random ids): tools/tidy_notebooks.py.
 notebooks: $(STAMP)
-	$(BIN)/python notebooks/build_notebooks.py
+	$(BIN)/jupytext --sync notebooks/*.py
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False \
 		--ExecutePreprocessor.store_widget_state=False notebooks/*.ipynb
-	$(BIN)/python notebooks/build_notebooks.py --tidy
+	$(BIN)/python tools/tidy_notebooks.py
 
 bench: $(STAMP) bytecode
 	$(BIN)/python -m bench

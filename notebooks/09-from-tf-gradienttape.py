@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 9. Coming from `tf.GradientTape`
+#
+# If you learnt automatic differentiation with TensorFlow, this page maps what you know to
+# gradmagic. The main differences:
+#
+# - **no variables or constants**: plain Python floats (or NumPy/JAX arrays) are enough;
+#   every floating value a cell reads is an input unless you choose with `--wrt`;
+# - **no `with` block**: put `%%tape` on top of the cell; it runs as a normal cell;
+# - **no one-shot tapes**: a tape answers any number of questions, at the recorded point or
+#   at others;
+# - **no optimizer loop**: `%minimize` runs the whole loop, compiled, and writes the
+#   result back into your variables, as a `tf.Variable` would be updated in place.
+#
+# | TensorFlow | gradmagic |
+# |---|---|
+# | `x = tf.Variable(0.0)`, `a = tf.constant(1.0)` | `x = 0.0`, `a = 1.0` |
+# | `with tf.GradientTape() as tape:` around the computation | `%%tape` on top of the cell |
+# | `tape.gradient(y, x)` | the table shows ∂y/∂x; `_tape.gradient("y", "x")` |
+# | `tape.watch([a, b, c])` | nothing: every float is watched; narrow with `--wrt x,a` |
+# | `tape.gradient(y, [x, a, b, c])` | `_tape.gradient("y", ["x", "a", "b", "c"])`: a list back |
+# | `tape.gradient(z, [x1, x2])` gives `[None, None]` for constants not watched | constants are inputs too: 9, 42 |
+# | `tf.GradientTape(persistent=True)`, then `del tape` | nothing: every tape is reusable |
+# | `tape.gradient([z1, z2], x)` (gradients add up) | `_tape.gradient(["z1", "z2"], "x")` |
+# | `t.gradient(z, y)` for an intermediate `y` | `%%tape --wrt x,y` |
+# | `None` for a target that does not depend on a source | `0*` (not connected); `--unconnected none` gives `None` |
+# | two nested tapes for d²y/dx² | `%%tape --order 2`, or `tape.derivative("y", "x", order=2)` |
+# | nested persistent tapes and a list comprehension for the Hessian | `%%tape --hessian`, `%hessian expr --wrt x1,x2`, `tape.hessian("g")` |
+# | `x.assign(1.0)`, then a new tape | `tape.at(x=1.0)`, or `x = 1.0` and run the cell again |
+# | `approximate_derivative(f, x)` by hand | `%%tape --check` puts finite differences beside each value |
+# | `@tf.function` around a tape | `%%tape --jit`, `%gradmagic jit=on`, or `jax.jit(tape.function)` |
+# | loop with `x.assign_sub(lr * tape.gradient(y, x))` | loop with `slope = %grad expr --wrt x` and `x = x - lr * slope` |
+# | `opt = tf.keras.optimizers.SGD(0.01)` + loop with `opt.apply_gradients([(dy_dx, x)])` | `%minimize expr --wrt x --lr 0.01 --steps 1000` |
+# | loop with `opt.minimize(f, [x])`, `f` taking no arguments | `%minimize f --wrt x` |
+# | `@tf.function` around the whole training loop | nothing: `%minimize` is always one compiled loop |
+# | `@tf.function def train(epochs, f, var)` | a Python function around `%minimize $f --wrt $var --steps $epochs` |
+# | `tf.keras.optimizers.Adam`, `Adagrad`, `RMSprop` | `--optimizer adam`, `adagrad`, `rmsprop` (or any optax name) |
+# | `print(x)`, `tf.print(x)` | `x` is a plain float; the run itself is `_min` |
+#
+# The cells below replay the main TensorFlow examples on the parabola
+# $y = x^2 - 2x + 1$.
+
+# %%
+# %load_ext gradmagic
+import jax
+
+x = 0.0
+a = 1.0
+b = -2.0
+c = 1.0
+
+# %% [markdown]
+# ## A tape, with the constants watched
+#
+# One cell gives what a tape with `tape.watch([a, b, c])` and
+# `tape.gradient(y, [x, a, b, c])` gives: $-2, 0, 0, 1$ at $x = 0$.
+
+# %%
+# %%tape --name quad
+y = a * x**2 + b * x + c
+
+# %%
+quad.gradient("y", ["x", "a", "b", "c"])
+
+# %% [markdown]
+# ## A compiled gradient function
+#
+# TensorFlow's `@tf.function` version returns $(dy/dx,\ y)$ for any $x$. The tape's
+# `function` is a plain JAX function of its inputs, so `jax.value_and_grad` and `jax.jit`
+# make the same thing (here with the inputs narrowed to `x`):
+
+# %%
+# %%tape --wrt x --quiet --name quad_x
+y = a * x**2 + b * x + c
+
+# %%
+value_and_slope = jax.jit(jax.value_and_grad(quad_x.function))
+for point in (0.0, 1.0, 3.0, 2.0):
+    value, slope = value_and_slope(point)
+    print(f"x = {point}: ({float(slope):g}, {float(value):g})")
+
+# %% [markdown]
+# ## The update loop, written out
+#
+# The first TensorFlow version updates the variable by hand, 1000 times, with learning
+# rate 0.01. With the compiled slope function from the tape:
+
+# %%
+slope_at = jax.jit(jax.grad(quad_x.function))
+x = 0.0
+for _ in range(1000):
+    x = x - 0.01 * slope_at(x)
+print(f"x = {float(x):.7f}, y = {float(quad_x.function(x)):.7f}")
+
+
+# %% [markdown]
+# That is TensorFlow's eager result, 0.9999986. The compiled versions below land on the
+# neighbouring float32 number, 0.9999985, exactly as TensorFlow's compiled versions do
+# (see notebook 6).
+#
+# ## `optimizer.minimize` with a loss that takes no arguments
+
+
+# %%
+def fun_to_min():
+    return a * x**2 + b * x + c
+
+
+x = 0.0
+
+
+# %%
+# %gradmagic precision=7
+# %minimize fun_to_min --wrt x --lr 0.01 --steps 1000
+
+# %% [markdown]
+# ## A generic `train(epochs, f, var)`
+#
+# Inside a function, a magic line can use the function's own variables with `$name`.
+# `%minimize` is already compiled, so the function is only a convenience:
+
+
+# %%
+def train(epochs, f, var):
+    # %minimize $f --wrt $var --lr 0.01 --steps $epochs --quiet
+    return _min.values[var], _min.loss
+
+
+x = 0.0
+position, loss = train(1000, "fun_to_min", "x")
+print(f"x = {position:.7f}, y = {loss:.7f}")
+
+# %% [markdown]
+# ## Other optimizers
+#
+# Where TensorFlow offers `tf.keras.optimizers.Adagrad`, `Adam` or `RMSprop`, name them with
+# `--optimizer`. $2x^2 + x + 3$ from $x = 1$ with Adam:
+
+# %%
+# %gradmagic precision=6
+x = 1.0
+
+# %%
+# %minimize 2*x**2 + x + 3 --optimizer adam --lr 0.01 --steps 1000
+
+# %% [markdown]
+# That is the end of the series. Back to the [welcome page](00-welcome.ipynb) for the
+# overview, or run `%minimize?` and `%%tape?` for every option.
