@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gradmagic-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# Saved outputs must not depend on the machine's speed: no progress bars in executed
+# notebooks (a run crossing the bar's one-second delay on a busy machine would add output).
+NOTEBOOK_ENV := GRADMAGIC_PROGRESS=off
+
 .PHONY: lab test lint format unit notebooks bench bytecode chromium binder-check clean
 
 # The virtual environment, with gradmagic (editable) and everything tests and the lab need,
@@ -39,7 +43,7 @@ format: $(STAMP)
 # Everything: lint, unit tests, nbval on notebooks/, the browser tests, and the Binder
 # environment rebuilt from binder/ alone (nbval again, in that environment).
 test: $(STAMP) chromium lint
-	$(BIN)/python -m pytest tests notebooks --nbval -q
+	$(NOTEBOOK_ENV) $(BIN)/python -m pytest tests notebooks --nbval -q
 	$(MAKE) binder-check
 
 unit: $(STAMP)
@@ -51,7 +55,7 @@ unit: $(STAMP)
 # compares), then drop widget state and widget views (random ids): tools/tidy_notebooks.py.
 notebooks: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	$(NOTEBOOK_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False \
 		--ExecutePreprocessor.store_widget_state=False notebooks/*.ipynb
 	$(BIN)/python tools/tidy_notebooks.py
@@ -76,7 +80,7 @@ binder-check:
 		"import gradmagic; print('gradmagic from', gradmagic.__file__)"
 	cd $(BINDER_CHECK)/repo && $(BINDER_CHECK)/venv/bin/python -m pip install --quiet \
 		-c constraints.txt nbval pytest
-	cd $(BINDER_CHECK)/repo && $(BINDER_CHECK)/venv/bin/python -m pytest --nbval \
+	cd $(BINDER_CHECK)/repo && $(NOTEBOOK_ENV) $(BINDER_CHECK)/venv/bin/python -m pytest --nbval \
 		--nbval-current-env notebooks -q
 
 clean:

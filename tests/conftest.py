@@ -68,6 +68,12 @@ class Notebook:
         return {k: v for k, v in self.ns.items() if not k.startswith("_") and k not in hidden}
 
 
+@pytest.fixture(autouse=True)
+def _progress_bars_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit tests see progress bars even where the notebooks' runs turn them off."""
+    monkeypatch.delenv("GRADMAGIC_PROGRESS", raising=False)
+
+
 @pytest.fixture
 def nb() -> Notebook:
     shell = InteractiveShell.instance()

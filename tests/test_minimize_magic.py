@@ -288,3 +288,16 @@ def test_diverged_result_says_values_were_kept(nb):
     nb.run("%minimize x**2 --lr 1.5 --quiet")
     text = repr(nb.ns["_min"])
     assert "kept (the start)" in text and "final" not in text.splitlines()[1]
+
+
+def test_progress_can_be_turned_off_for_saved_notebooks(nb, monkeypatch):
+    from gradmagic.minimize import progress
+
+    def interrupt(self, steps_done, loss):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(progress.ProgressBar, "__call__", interrupt)
+    monkeypatch.setenv("GRADMAGIC_PROGRESS", "off")
+    nb.run("x = 3.0")
+    result = nb.run("%minimize x**2 --steps 500 --lr 0.1")
+    assert not result.interrupted and nb.ns["x"] != 3.0  # no bar was ever called

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gradmagic.minimize.problem import Problem
-from gradmagic.minimize.progress import ProgressBar
+from gradmagic.minimize.progress import ProgressBar, progress_wanted
 
 
 def minimize_problem(
@@ -22,7 +22,7 @@ def minimize_problem(
     progress: bool = True,
 ) -> Any:
     """Run, write the optimum back only after a clean finish, and return the result."""
-    bar = ProgressBar(steps, optimizer) if progress else None
+    bar = ProgressBar(steps, optimizer) if progress and progress_wanted() else None
     try:
         result = problem.solve(
             optimizer=optimizer, lr=lr, steps=steps, momentum=momentum, tol=tol, on_progress=bar
