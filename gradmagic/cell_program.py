@@ -144,6 +144,41 @@ class CellProgram:
         return name
 
 
+def floats_read(names: Sequence[str], namespace: dict[str, Any], depth: int = 4) -> list[str]:
+    """Floating names among ``names``, or read as globals by the notebook functions they
+    name (and the functions those call, ``depth`` levels down), in order of first use.
+
+    What a compiled program must take as arguments rather than bake in: a notebook
+    function ``f`` reading ``a`` makes ``a`` part of ``f()``'s computation.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str, level: int) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        value = namespace.get(name)
+        if is_floating(value):
+            found.append(name)
+        elif level < depth and getattr(value, "__globals__", None) is namespace:
+            for inner in value.__code__.co_names:
+                visit(inner, level + 1)
+
+    for name in names:
+        visit(name, 0)
+    return found
+
+
+def frozen_values(names: Sequence[str], namespace: dict[str, Any]) -> dict[str, Any]:
+    """The values a cell program keeps: the names it reads, and the floats its notebook
+    functions read (so they can be traced and passed to compiled programs)."""
+    frozen = {name: namespace[name] for name in names if name in namespace}
+    for name in floats_read(names, namespace):
+        frozen.setdefault(name, namespace[name])
+    return frozen
+
+
 def as_array(value: Any) -> Any:
     """A floating value as a strongly typed array of the session's float width.
 

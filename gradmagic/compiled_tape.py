@@ -45,6 +45,7 @@ class _CompiledTape:
 
 
 PROGRAMS = ProgramCache()
+NOT_COMPILABLE = "not compilable"  # cached for cells whose control flow needs values
 
 
 def _aval(value: Any) -> tuple[tuple[int, ...], str]:
@@ -60,8 +61,14 @@ def differentiate_compiled(
     hessian: bool,
     order: int,
     record: bool,
-) -> Derivatives:
-    """What :func:`gradmagic.derivatives.differentiate` computes, from a cached program."""
+    explain: bool = True,
+) -> Derivatives | None:
+    """What :func:`gradmagic.derivatives.differentiate` computes, from a cached program.
+
+    A cell that cannot be compiled (Python control flow on an input's value) raises a
+    message naming the line and the fix with ``explain`` (``--jit`` insists), and otherwise
+    returns None, remembered for that cell, so the caller computes eagerly without trying
+    again."""
     sources = tuple(sources)
     source_names = {s.name for s in sources if not s.intermediate}
     dynamic_names = tuple(
@@ -80,15 +87,24 @@ def differentiate_compiled(
         bool(jax.config.jax_enable_x64),
     )
 
-    def build() -> _CompiledTape:
+    def build() -> _CompiledTape | str:
         try:
             return _build_compiled(program, sources, targets, dynamic_names, hessian, order)
         except (jax.errors.JAXTypeError, TypeError) as error:
             if isinstance(error, TypeError) and not is_tracer_error(error):
                 raise
-            raise explain_trace_error(error, program.analysis, compiled=True) from None
+            if explain:
+                raise explain_trace_error(error, program.analysis, compiled=True) from None
+            return NOT_COMPILABLE
 
     entry = PROGRAMS.get_or_build(key, build)
+    if entry is NOT_COMPILABLE:
+        if explain:
+            PROGRAMS.forget(key)
+            return differentiate_compiled(
+                program, sources, targets, hessian=hessian, order=order, record=record
+            )
+        return None
     primals = tuple(
         jnp.zeros(entry.intermediate_shapes[s.name].shape, entry.intermediate_shapes[s.name].dtype)
         if s.intermediate

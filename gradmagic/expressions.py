@@ -13,7 +13,11 @@ from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, CellAnalysis, analyse_cell
 from gradmagic.errors import GradmagicError
+from gradmagic.program_cache import ProgramCache
 from gradmagic.tape_cell import resolve_sources
+from gradmagic.values import is_floating
+
+ONE_LINERS = ProgramCache()  # compiled %grad / %hessian programs
 
 
 def jax_numpy_fallback(analysis: CellAnalysis, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +37,7 @@ def expression_program(expression: str, namespace: dict[str, Any], statements_ma
 
     ``statements_magic`` is the cell magic to suggest when the text is not one expression.
     """
-    from gradmagic.cell_program import CellProgram
+    from gradmagic.cell_program import CellProgram, frozen_values
 
     try:
         analysis = analyse_cell(expression, "<gradmagic-expression>")
@@ -56,7 +60,7 @@ def expression_program(expression: str, namespace: dict[str, Any], statements_ma
             f"{undefined[0]} is not defined in the notebook nor a jax.numpy function. "
             f"Define it first (e.g. {undefined[0]} = 1.0)."
         )
-    frozen = {name: namespace[name] for name in analysis.reads if name in namespace}
+    frozen = frozen_values(analysis.reads, namespace)
     return CellProgram(analysis, namespace, frozen, fallback)
 
 
@@ -66,17 +70,53 @@ def _one_line_program(expression: str, namespace: dict[str, Any]) -> Any:
     return expression_program(expression, namespace, "%%tape")
 
 
-def _scalar_function(program: Any, sources: Sequence[Any]) -> tuple[Callable[..., Any], tuple]:
-    """The expression as ``f(*sources) -> scalar`` and the sources' values."""
-    import jax
+def _compiled_derivative(program: Any, sources: Sequence[Any], kind: str) -> Any:
+    """``kind`` ('grad' or 'hessian') of the expression at the notebook's values, from a
+    compiled program cached by everything that shapes it, so re-running the same line with
+    inputs of the same shapes never traces again.
 
-    from gradmagic.cell_program import as_array, cell_function
+    Other floating values the expression reads (directly or through notebook functions)
+    are arguments of the program, so changing them reuses it too.
+    """
+    from gradmagic.cell_program import as_array
+    from gradmagic.program_cache import arguments_key, constants_key
+
+    names = tuple(s.name for s in sources)
+    primals = tuple(as_array(program.frozen[name]) for name in names)
+    dynamic = {
+        name: as_array(value)
+        for name, value in sorted(program.frozen.items())
+        if name not in names and is_floating(value)
+    }
+    key = (
+        kind,
+        program.analysis.source,
+        names,
+        tuple(sorted(program.fallback)),
+        arguments_key(primals, dynamic),
+        constants_key(program.frozen, skip=names),
+    )
+    compiled = ONE_LINERS.get_or_build(
+        key, lambda: _compile(program, sources, kind, primals, dynamic)
+    )
+    return compiled(primals, dynamic)
+
+
+def _compile(
+    program: Any, sources: Sequence[Any], kind: str, primals: tuple, dynamic: dict[str, Any]
+) -> Callable[..., Any]:
+    """Check that the expression is one real number, then compile its derivative."""
+    import jax
+    import jax.numpy as jnp
+
     from gradmagic.derivatives import explain_trace_error
 
-    function = cell_function(program, sources, [LAST_EXPRESSION])
-    primals = tuple(as_array(program.frozen[s.name]) for s in sources)
+    def scalar(values: tuple, dynamic: dict[str, Any]) -> Any:
+        outputs = program.run_sources(sources, values, [LAST_EXPRESSION], dynamic)
+        return jnp.asarray(outputs[LAST_EXPRESSION])
+
     try:
-        shape = jax.eval_shape(function, *primals)[0].shape
+        shape = jax.eval_shape(scalar, primals, dynamic).shape
     except GradmagicError:
         raise
     except jax.errors.JAXTypeError as error:
@@ -86,7 +126,22 @@ def _scalar_function(program: Any, sources: Sequence[Any]) -> tuple[Callable[...
             f"The expression has shape {shape}; a gradient or Hessian needs a scalar. "
             "Reduce it (e.g. sum(...)) or use %%tape for its Jacobian."
         )
-    return (lambda *p: function(*p)[0]), primals
+    argnums = tuple(range(len(primals)))
+
+    def gradient(values: tuple, dynamic: dict[str, Any]) -> Any:
+        return jax.grad(lambda *p: scalar(p, dynamic), argnums=argnums)(*values)
+
+    def hessian(values: tuple, dynamic: dict[str, Any]) -> Any:
+        if len(values) == 1:
+            return jax.hessian(lambda p: scalar((p,), dynamic))(values[0])
+        if all(jnp.shape(p) == () for p in values):  # several scalars: one matrix
+            return jax.hessian(lambda v: scalar(tuple(v), dynamic))(jnp.stack(values))
+        blocks = jax.hessian(lambda *p: scalar(p, dynamic), argnums=argnums)(*values)
+        return tuple(tuple(row) for row in blocks)
+
+    # Called through jit's own dispatch (faster than an ahead-of-time executable's); the
+    # key guarantees the same shapes, so it never traces again.
+    return jax.jit(gradient if kind == "grad" else hessian)
 
 
 def one_line_sources(program: Any, namespace: dict[str, Any], wrt: Sequence[str]) -> list:
@@ -101,12 +156,9 @@ def one_line_sources(program: Any, namespace: dict[str, Any], wrt: Sequence[str]
 
 def gradient_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequence[str]) -> Any:
     """``%grad``: one name → its derivative; several → a tuple; none given → a dict."""
-    import jax
-
     program = _one_line_program(expression, namespace)
     sources = one_line_sources(program, namespace, wrt)
-    function, primals = _scalar_function(program, sources)
-    gradients = jax.grad(function, argnums=tuple(range(len(sources))))(*primals)
+    gradients = _compiled_derivative(program, sources, "grad")
     if not wrt:
         return {s.name: g for s, g in zip(sources, gradients, strict=True)}
     return gradients[0] if len(sources) == 1 else tuple(gradients)
@@ -114,16 +166,6 @@ def gradient_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequ
 
 def hessian_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequence[str]) -> Any:
     """``%hessian``: a matrix; a tuple of blocks when several inputs include an array."""
-    import jax
-    import jax.numpy as jnp
-
     program = _one_line_program(expression, namespace)
     sources = one_line_sources(program, namespace, wrt)
-    function, primals = _scalar_function(program, sources)
-    if len(primals) == 1:
-        return jax.hessian(function)(*primals)
-    if all(p.shape == () for p in primals):
-        flat = jnp.stack(primals)
-        return jax.hessian(lambda v: function(*v))(flat)
-    blocks = jax.hessian(function, argnums=tuple(range(len(primals))))(*primals)
-    return tuple(tuple(row) for row in blocks)
+    return _compiled_derivative(program, sources, "hessian")

@@ -63,10 +63,10 @@ def _stored_as(what: str, variable: str) -> Callable:
 
 
 def _parse(method: Callable, text: str, magic: str) -> argparse.Namespace:
-    known = list(dict.fromkeys(re.findall(r"--[\w-]+", method.parser.format_usage())))
     try:
         return parse_argstring(method, text)
     except UsageError as error:
+        known = list(dict.fromkeys(re.findall(r"--[\w-]+", method.parser.format_usage())))
         raise GradmagicError(
             line_options.explain_argument_error(str(error), known, magic)
         ) from None

@@ -42,6 +42,9 @@ class ProgramCache:
             self._entries.popitem(last=False)
         return entry
 
+    def forget(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -70,14 +73,23 @@ def signature(tree: Any) -> tuple:
     )
 
 
+SMALL = 10_000  # containers and arrays up to this many items are fingerprinted by value
+
+
 def fingerprint(value: Any) -> Any:
     """What a value *baked into* a program (not passed as an argument) contributes to its
-    key: the value itself for small immutable ones, the identity of anything else (and, for
-    a function, the small constants among the globals it reads)."""
-    if isinstance(value, bool | int | str | bytes | type(None)):
+    key.  Numbers, strings, and small containers and arrays count by value, so changing
+    them in place (``coeffs[0] = 2.0``) compiles anew instead of reusing a stale program;
+    a function counts by its code and the values of the globals it reads; anything else by
+    identity."""
+    if isinstance(value, bool | int | float | complex | str | bytes | type(None)):
         return (type(value).__name__, value)
-    if isinstance(value, tuple) and all(isinstance(v, bool | int | str) for v in value):
-        return ("tuple", value)
+    if isinstance(value, list | tuple) and len(value) <= SMALL:
+        return (type(value).__name__, tuple(fingerprint(v) for v in value))
+    if isinstance(value, dict) and len(value) <= SMALL:
+        return ("dict", tuple((repr(k), fingerprint(v)) for k, v in value.items()))
+    if type(value).__module__ == "numpy" and getattr(value, "size", SMALL + 1) <= SMALL:
+        return ("numpy", str(value.dtype), value.shape, value.tobytes())
     if callable(value) and hasattr(value, "__code__") and hasattr(value, "__globals__"):
         read = [
             (name, fingerprint(value.__globals__[name]))

@@ -44,20 +44,23 @@ def compute_derivatives(
     targets: Sequence[str] | None,
     options: TapeOptions,
 ) -> Derivatives:
-    """The derivatives ``options`` ask for: eagerly, or from a cached compiled program
-    (``--jit``)."""
-    if options.jit:
-        from gradmagic.compiled_tape import differentiate_compiled as compute
-    else:
-        compute = differentiate
-    return compute(
-        program,
-        sources,
-        targets,
-        hessian=options.hessian,
-        order=options.order,
-        record=options.show_tape,
-    )
+    """The derivatives ``options`` ask for, from a cached compiled program where the cell
+    allows, so re-running an unchanged cell never traces it again.
+
+    ``--jit`` insists on compiling (and explains a cell that cannot be); otherwise a cell
+    whose Python control flow depends on input values is differentiated eagerly, as is
+    ``--show-tape`` (its operations are the ones recorded at this point).
+    """
+    settings = {"hessian": options.hessian, "order": options.order, "record": options.show_tape}
+    if options.jit or not options.show_tape:
+        from gradmagic.compiled_tape import differentiate_compiled
+
+        compiled = differentiate_compiled(
+            program, sources, targets, **settings, explain=options.jit
+        )
+        if compiled is not None:
+            return compiled
+    return differentiate(program, sources, targets, **settings)
 
 
 class Tape(ShownWithPlot):

@@ -94,7 +94,7 @@ def record_tape(
     """Differentiate a cell as ``options`` (a :class:`~gradmagic.tape.TapeOptions`) ask,
     run it for real once, and return its :class:`~gradmagic.tape.Tape`."""
     __tracebackhide__ = True
-    from gradmagic.cell_program import CellProgram
+    from gradmagic.cell_program import CellProgram, frozen_values
     from gradmagic.finite_differences import finite_differences
     from gradmagic.tape import Tape, compute_derivatives
 
@@ -103,7 +103,7 @@ def record_tape(
     analysis = analyse_cell(source, filename)
     sources = resolve_sources(analysis, namespace, wrt)
     targets = resolve_targets(analysis, of)
-    frozen = {name: namespace[name] for name in analysis.reads if name in namespace}
+    frozen = frozen_values(analysis.reads, namespace)
     for source_ in sources:
         if not source_.intermediate and source_.name not in frozen:
             frozen[source_.name] = namespace[source_.name]

@@ -62,3 +62,62 @@ def test_hessian_of_array_input_is_square(nb):
 def test_bad_one_liners(nb, line, message):
     nb.run("x = 2.0; n = 3")
     assert message in nb.usage_error(line)
+
+
+# --------------------------------------------------------------------------- compiled re-use
+
+
+def test_rerunning_a_one_liner_never_compiles_again(nb):
+    from gradmagic.program_cache import counting_compilations
+
+    nb.run("import jax.numpy as jnp\nv = jnp.linspace(-1.0, 1.0, 8)\na = 2.0")
+    nb.run("def rosen(v):\n    return jnp.sum(100*(v[1:] - v[:-1]**2)**2 + (1 - v[:-1])**2)")
+    first = nb.run("%hessian a * rosen(v) --wrt v")
+    nb.run("%grad a * rosen(v) --wrt v")
+    nb.run("moved = v + 0.5")
+    with counting_compilations() as compiled:
+        again = nb.run("%hessian a * rosen(v) --wrt v")
+        nb.run("%grad a * rosen(v) --wrt v")
+        nb.run("v = moved; a = 3.0")  # new values of the same shapes: same programs
+        moved = nb.run("%hessian a * rosen(v) --wrt v")
+    assert compiled == []
+    assert (again == first).all()
+    import jax
+
+    expected = 3.0 * jax.hessian(nb.ns["rosen"])(nb.ns["v"])
+    assert abs(moved - expected).max() < 1e-3 * abs(expected).max()
+
+
+def test_compiled_one_liners_never_serve_stale_values(nb):
+    """Values baked into a program (a list, a notebook function's globals) count in its key."""
+    nb.run("coefficients = [1.0, 2.0]\nx = 3.0\nscale = 2.0")
+    nb.run("def f():\n    return scale * x**2")
+    assert float(nb.run("%grad coefficients[0]*x + coefficients[1]*x**2 --wrt x")) == 13.0
+    nb.run("coefficients[1] = 0.0")  # changed in place
+    assert float(nb.run("%grad coefficients[0]*x + coefficients[1]*x**2 --wrt x")) == 1.0
+    assert float(nb.run("%grad f() --wrt x")) == 12.0
+    nb.run("scale = 5.0")  # read through the function: an argument of the program
+    assert float(nb.run("%grad f() --wrt x")) == 30.0
+
+
+def test_rerunning_an_unchanged_tape_cell_never_traces_again(nb):
+    from gradmagic.program_cache import counting_compilations
+
+    nb.run("x = 2.0; a = 1.5")
+    cell = "%%tape --quiet\ny = a * x**3"
+    nb.run(cell)
+    with counting_compilations() as compiled:
+        nb.run(cell)
+        nb.run("x = 3.0")
+        nb.run(cell)
+    assert compiled == []
+    assert float(nb.ns["_tape"].gradient("y", "x")) == 40.5
+
+
+def test_a_tape_cell_branching_on_values_still_works_without_a_message(nb):
+    nb.run("x = 2.0")
+    shown = nb.shown("%%tape\nif x > 1:\n    y = x**2\nelse:\n    y = -x")
+    assert "Derivatives at x = 2" in shown and "4" in shown and "jit" not in shown
+    nb.run("x = -1.0")
+    assert nb.run("%%tape --quiet\nif x > 1:\n    y = x**2\nelse:\n    y = -x") is None
+    assert float(nb.ns["_tape"].gradient("y", "x")) == -1.0

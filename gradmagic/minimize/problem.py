@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, analyse_cell
+from gradmagic.cell_program import floats_read, frozen_values
 from gradmagic.errors import GradmagicError
 from gradmagic.expressions import expression_program, jax_numpy_fallback
 from gradmagic.values import describe, is_floating
@@ -115,25 +116,6 @@ class Problem:
         return MinimizeResult(self, begin, run, advice)
 
 
-def _function_globals(value: Any) -> list[str]:
-    code = getattr(value, "__code__", None)
-    return list(code.co_names) if code is not None else []
-
-
-def _candidates(program: Any, namespace: dict[str, Any]) -> list[str]:
-    """Floating names the objective reads: directly, or as globals of functions it calls."""
-    names = []
-    for name in program.analysis.reads:
-        value = namespace.get(name)
-        if is_floating(value) and name not in names:
-            names.append(name)
-        elif callable(value):
-            for inner in _function_globals(value):
-                if is_floating(namespace.get(inner)) and inner not in names:
-                    names.append(inner)
-    return names
-
-
 def _zero_argument_function(text: str, namespace: dict[str, Any]) -> bool:
     import inspect
 
@@ -198,13 +180,12 @@ def problem_from_cell(
             "End the cell with the objective (an expression), or name it with --of NAME."
         )
     program = CellProgram(
-        analysis, namespace, _frozen(analysis, namespace), jax_numpy_fallback(analysis, namespace)
+        analysis,
+        namespace,
+        frozen_values(analysis.reads, namespace),
+        jax_numpy_fallback(analysis, namespace),
     )
     return _problem(program, output, label, namespace, wrt)
-
-
-def _frozen(analysis: Any, namespace: dict[str, Any]) -> dict[str, Any]:
-    return {name: namespace[name] for name in analysis.reads if name in namespace}
 
 
 def _problem(
@@ -212,7 +193,7 @@ def _problem(
 ) -> Problem:
     from gradmagic.program_cache import constants_key
 
-    candidates = _candidates(program, namespace)
+    candidates = floats_read(program.analysis.reads, namespace)
     if not wrt:
         if len(candidates) != 1:
             listed = ", ".join(candidates) if candidates else "none"
