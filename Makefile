@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 bytecode:
 	$(BIN)/python -m compileall -q gradmagic bench
 
+# JupyterLab on 127.0.0.1 with a token (its default), serving notebooks/. Jupyter refuses
+# to start as root (containers, cloud VMs) unless told --allow-root; only root gets it.
+# LAB_ARGS adds options (tests: LAB_ARGS="--no-browser --port=8899"); the address and
+# root directory come after it, so they stay as they are.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab $(LAB_ARGS) $(ALLOW_ROOT) --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own here).
 chromium:
