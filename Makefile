@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gradmagic-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: lab test lint format unit notebooks bench bytecode chromium binder-check clean
+.PHONY: lab test test-oldest lint format unit notebooks bench bytecode chromium binder-check clean
 
 # The virtual environment, with gradmagic (editable) and everything tests and the lab need,
 # at the versions in constraints.txt (the ones the notebooks' saved outputs come from).
@@ -42,11 +42,28 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Everything: lint, unit tests, nbval on notebooks/, the browser tests, and the Binder
-# environment rebuilt from binder/ alone (nbval again, in that environment).
+# Everything: lint, unit tests, nbval on notebooks/, the browser tests, the unit tests
+# again with the oldest supported versions, and the Binder environment rebuilt from
+# binder/ alone (nbval again, in that environment).
 test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest tests notebooks --nbval -q
+	$(MAKE) test-oldest
 	$(MAKE) binder-check
+
+# The oldest supported versions (pyproject.toml's floors, pinned for Python 3.11 in
+# constraints-oldest.txt) in a venv of their own, and the unit tests there. Left out:
+# the browser tests and test_make_lab.py (`make lab` always runs .venv's JupyterLab).
+VENV_OLDEST := .venv-oldest
+PYTHON_OLDEST ?= python3.11
+STAMP_OLDEST := $(VENV_OLDEST)/.gradmagic-installed
+$(STAMP_OLDEST): pyproject.toml constraints-oldest.txt
+	test -x $(VENV_OLDEST)/bin/python || $(PYTHON_OLDEST) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_OLDEST)/bin/python -m pip install --quiet -c constraints-oldest.txt -e ".[test]"
+	touch $@
+
+test-oldest: $(STAMP_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pytest tests -q -m "not browser and not make_lab"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not browser"
@@ -84,4 +101,4 @@ binder-check:
 		--nbval-current-env notebooks -q
 
 clean:
-	rm -rf $(VENV) test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_OLDEST) test-artifacts .pytest_cache .ruff_cache
