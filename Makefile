@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # notebooks (a run crossing the bar's one-second delay on a busy machine would add output).
 NOTEBOOK_ENV := GRADMAGIC_PROGRESS=off
 
-.PHONY: lab test lint format unit notebooks bench bytecode chromium binder-check clean
+.PHONY: lab test test-oldest lint format unit notebooks bench bytecode chromium binder-check clean
 
 # The virtual environment, with gradmagic (editable) and everything tests and the lab need,
 # at the versions in constraints.txt (the ones the notebooks' saved outputs come from).
@@ -25,8 +25,14 @@ $(STAMP): pyproject.toml constraints.txt
 bytecode:
 	$(BIN)/python -m compileall -q gradmagic bench
 
+# JupyterLab on 127.0.0.1 with a token (its default), serving notebooks/. Jupyter refuses
+# to start as root (containers, cloud VMs) unless told --allow-root; only root gets it.
+# LAB_ARGS adds options (tests: LAB_ARGS="--no-browser --port=8899"); the address and
+# root directory come after it, so they stay as they are.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab $(LAB_ARGS) $(ALLOW_ROOT) --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own here).
 chromium:
@@ -40,11 +46,28 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Everything: lint, unit tests, nbval on notebooks/, the browser tests, and the Binder
-# environment rebuilt from binder/ alone (nbval again, in that environment).
+# Everything: lint, unit tests, nbval on notebooks/, the browser tests, the unit tests
+# again with the oldest supported versions, and the Binder environment rebuilt from
+# binder/ alone (nbval again, in that environment).
 test: $(STAMP) chromium lint
 	$(NOTEBOOK_ENV) $(BIN)/python -m pytest tests notebooks --nbval -q
+	$(MAKE) test-oldest
 	$(MAKE) binder-check
+
+# The oldest supported versions (pyproject.toml's floors, pinned for Python 3.11 in
+# constraints-oldest.txt) in a venv of their own, and the unit tests there. Left out:
+# the browser tests and test_make_lab.py (`make lab` always runs .venv's JupyterLab).
+VENV_OLDEST := .venv-oldest
+PYTHON_OLDEST ?= $(PYTHON)
+STAMP_OLDEST := $(VENV_OLDEST)/.gradmagic-installed
+$(STAMP_OLDEST): pyproject.toml constraints-oldest.txt
+	test -x $(VENV_OLDEST)/bin/python || $(PYTHON_OLDEST) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_OLDEST)/bin/python -m pip install --quiet -c constraints-oldest.txt -e ".[test]"
+	touch $@
+
+test-oldest: $(STAMP_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pytest tests -q -m "not browser and not make_lab"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not browser"
@@ -84,4 +107,4 @@ binder-check:
 		--nbval-current-env notebooks -q
 
 clean:
-	rm -rf $(VENV) test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_OLDEST) test-artifacts .pytest_cache .ruff_cache

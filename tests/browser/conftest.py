@@ -20,22 +20,21 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # so tests can `import lab` under any --import-mode
-    sys.path.insert(0, str(HERE))
+# So tests can `import lab` (and this file `servers`, in tests/) under any --import-mode.
+for _path in (HERE, HERE.parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from lab import ARTIFACTS_DIR, REPO_ROOT, LabServer  # noqa: E402
+from servers import free_port, stop_process_group, wait_until_answering  # noqa: E402
 
 CHROMIUM = os.environ.get("GRADMAGIC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,22 +80,9 @@ def pytest_runtest_makereport(item, call):
 # --------------------------------------------------------------------------- server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
-
-
-def _tail(path: Path, n: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "<no log>"
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +101,7 @@ def jupyter_server():
         d.mkdir(parents=True)
 
     token = secrets.token_hex(24)
-    port = _free_port()
+    port = free_port()
 
     # Nothing may reach the network: no news feed, no update check, no PyPI-backed
     # extension manager. The announcements plugin is disabled as well.
@@ -198,44 +184,16 @@ def jupyter_server():
     )
     server = LabServer(url=f"http://127.0.0.1:{port}/", token=token, root_dir=root)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{_tail(log_path)}")
-            try:
-                server.api("api/status", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"jupyter lab did not answer within {SERVER_START_TIMEOUT_S:.0f} s:\n"
-                    + _tail(log_path)
-                )
-            time.sleep(0.2)
+        wait_until_answering(
+            proc, lambda: server.api("api/status", timeout=2), log_path, SERVER_START_TIMEOUT_S
+        )
         specs = server.api("api/kernelspecs")
         assert "python3" in specs["kernelspecs"], specs
         yield server
     finally:
-        _stop_process_group(proc)
+        stop_process_group(proc)
         log.close()
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _stop_process_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-    # Kernels are in the same group; make sure none is left behind.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def shutdown_kernels(server: LabServer) -> None:
