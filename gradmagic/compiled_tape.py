@@ -16,7 +16,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from gradmagic.cell_program import CellProgram, Source, as_array
@@ -28,7 +27,7 @@ from gradmagic.derivatives import (
     higher_orders,
     is_tracer_error,
 )
-from gradmagic.program_cache import ProgramCache, constants_key
+from gradmagic.program_cache import ProgramCache, arguments_key, constants_key
 from gradmagic.recording import Operation, operations
 from gradmagic.values import is_floating
 
@@ -46,11 +45,6 @@ class _CompiledTape:
 
 PROGRAMS = ProgramCache()
 NOT_COMPILABLE = "not compilable"  # cached for cells whose control flow needs values
-
-
-def _aval(value: Any) -> tuple[tuple[int, ...], str]:
-    array = as_array(value)
-    return (tuple(np.shape(array)), str(array.dtype))
 
 
 def differentiate_compiled(
@@ -74,17 +68,16 @@ def differentiate_compiled(
     dynamic_names = tuple(
         sorted(n for n, v in program.frozen.items() if is_floating(v) and n not in source_names)
     )
-    external = tuple(_aval(program.frozen[s.name]) if not s.intermediate else None for s in sources)
+    external = {s.name: as_array(program.frozen[s.name]) for s in sources if not s.intermediate}
+    dynamic = {name: as_array(program.frozen[name]) for name in dynamic_names}
     key = (
         program.analysis.source,
         sources,
         None if targets is None else tuple(targets),
         hessian,
         order,
-        external,
-        tuple(_aval(program.frozen[n]) for n in dynamic_names),
+        arguments_key(external, dynamic),
         constants_key(program.frozen, skip=source_names),
-        bool(jax.config.jax_enable_x64),
     )
 
     def build() -> _CompiledTape | str:
@@ -108,10 +101,9 @@ def differentiate_compiled(
     primals = tuple(
         jnp.zeros(entry.intermediate_shapes[s.name].shape, entry.intermediate_shapes[s.name].dtype)
         if s.intermediate
-        else as_array(program.frozen[s.name])
+        else external[s.name]
         for s in sources
     )
-    dynamic = {name: as_array(program.frozen[name]) for name in dynamic_names}
     outputs = entry.program(primals, dynamic)
     result = Derivatives(
         sources=sources,
