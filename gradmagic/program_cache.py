@@ -28,7 +28,6 @@ class ProgramCache:
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        _ALL.append(self)
 
     def get_or_build(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """The program stored under ``key``, built (and stored) on a miss."""
@@ -50,15 +49,6 @@ class ProgramCache:
 
     def clear(self) -> None:
         self._entries.clear()
-
-
-_ALL: list[ProgramCache] = []
-
-
-def clear_all() -> None:
-    """Forget every compiled program (each is rebuilt on its next use)."""
-    for cache in _ALL:
-        cache.clear()
 
 
 def signature(tree: Any) -> tuple:
