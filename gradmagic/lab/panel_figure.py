@@ -35,11 +35,24 @@ class PanelFigure:
             self.figure.add_subplot(1, 2, 2) if len(problem.variables) in (1, 2) else None
         )
         self.path_line = None
+        self.end_marker = None
+        self._start_for: tuple | None = None
         self.background_for: tuple | None = None
         self._static: Any = None  # the rendered static parts, for blitting
 
-    def _background(self, start: tuple[float, ...]) -> None:
-        from gradmagic.plots import draw_contours, evaluate_on
+    def _frame(self, result: MinimizeResult, trial: Any) -> tuple:
+        """Axis limits holding the start, the run's path (up to where it first rose above
+        the start), its end and the trial run's end (the minimum, where known)."""
+        from gradmagic.plots import frame
+
+        names = self.problem.variables
+        columns = [_descent(result.run, i) for i in range(len(names))]
+        if trial is not None:
+            columns = [np.concatenate([c, _descent(trial, i)]) for i, c in enumerate(columns)]
+        return tuple(frame(c) for c in columns)
+
+    def _background(self, limits: tuple, result: MinimizeResult, trial: Any) -> None:
+        from gradmagic.plots import draw_contours, evaluate_on, readable_ticks
 
         axes = self.path_axes
         assert axes is not None
@@ -49,39 +62,68 @@ class PanelFigure:
         def objective(*values: Any) -> Any:
             return self.problem.objective(tuple(values), aux)
 
-        spans = [max(1.0, 1.5 * abs(v)) for v in start]
-        if len(start) == 1:
-            xs = np.linspace(-spans[0], spans[0], 200) + 0.0
-            axes.plot(xs, evaluate_on(objective, xs), color="gray")
+        start = [float(result.start[n]) for n in self.problem.variables]
+        minimum = _minimum(trial)
+        if len(limits) == 1:
+            xs = np.linspace(*limits[0], 200)
+            ys = evaluate_on(objective, xs)
+            axes.plot(xs, ys, color="gray")
+            axes.set_xlim(*limits[0])
+            finite = ys[np.isfinite(ys)]
+            low, high = float(finite.min()), float(finite.max())
+            pad = 0.08 * (high - low or 1.0)
+            axes.set_ylim(low - pad, high + pad)
             axes.set_xlabel(self.problem.variables[0])
             axes.set_ylabel(self.problem.label)
-            (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
+            at = [objective(v) for v in start]
+            axes.plot(start, at, "o", color="black", label="start")
+            if minimum is not None:
+                axes.plot(
+                    minimum[:1],
+                    [float(objective(minimum[0]))],
+                    "*",
+                    color="C2",
+                    ms=10,
+                    label="minimum",
+                )
         else:
-            spans0, spans1 = (-spans[0], spans[0]), (-spans[1], spans[1])
-            draw_contours(axes, objective, spans0, spans1, 50, levels=15, linewidths=0.7)
+            draw_contours(axes, objective, limits[0], limits[1], 50, levels=15, linewidths=0.7)
+            axes.set_xlim(*limits[0])
+            axes.set_ylim(*limits[1])
             axes.set_xlabel(self.problem.variables[0])
             axes.set_ylabel(self.problem.variables[1])
-            (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
-            axes.set_xlim(-spans[0], spans[0])
-            axes.set_ylim(-spans[1], spans[1])
+            axes.plot(start[:1], start[1:], "o", color="black", label="start")
+            if minimum is not None:
+                axes.plot(minimum[:1], minimum[1:], "*", color="C2", ms=10, label="minimum")
+        (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
+        (self.end_marker,) = axes.plot([], [], "X", color="C3", ms=8, label="end")
+        axes.legend(loc="best", fontsize=8, framealpha=0.6)
+        readable_ticks(axes)
         axes.set_title("path")
-        self.background_for = start
+        self.background_for = limits
 
-    def draw(self, result: MinimizeResult) -> bytes:
-        """Update the artists and render: static parts come from a cached buffer (blitting)."""
+    def draw(self, result: MinimizeResult, trial: Any = None) -> bytes:
+        """Update the artists and render: static parts come from a cached buffer (blitting).
+        ``trial`` (a run reaching the minimum from the same start) helps frame the path."""
         history = np.asarray(result.history, dtype=float)
         finite = np.isfinite(history)
         steps = np.arange(len(history))
-        self.curve.set_data(steps[finite], history[finite])
         axes = self.curve_axes
+        positive = history[finite & (history > 0)]
+        reached = np.nonzero(finite & (history <= 0))[0] if finite.any() else []
+        shown = history.copy()
+        logarithmic = (
+            positive.size > 1
+            and (len(reached) or positive.max() > 100 * positive.min())
+            and history[finite].min() >= 0
+        )
+        if logarithmic and len(reached):
+            shown[finite & (history <= 0)] = positive.min() / 10  # a floor for log scale
+        self.curve.set_data(steps[finite], shown[finite])
         axes.set_yscale("linear")
         axes.relim()
         axes.autoscale_view()
-        if (
-            finite.any()
-            and history[finite].min() > 0
-            and history[finite].max() > 100 * history[finite].min()
-        ):
+        if logarithmic:
             from matplotlib.ticker import LogLocator, NullLocator
 
             axes.set_yscale("log")
@@ -92,11 +134,18 @@ class PanelFigure:
         title = "loss curve"
         if result.diverged:
             title += f": diverged at step {result.diverged_at}"
+        elif len(reached):
+            title += f": reached 0 at step {int(reached[0])}"
         axes.set_title(title, color="#b00" if result.diverged else "black")
         if self.path_axes is not None and result.path:
-            start = tuple(float(result.start[n]) for n in self.problem.variables)
-            if self.background_for != start:
-                self._background(start)
+            limits = self.background_for
+            if (
+                limits is None
+                or self._start_for != tuple(result.start.values())
+                or _outside(result.run, limits)
+            ):
+                self._start_for = tuple(result.start.values())
+                self._background(self._frame(result, trial), result, trial)
                 self._static = None
             columns = [np.asarray(result.path[n], dtype=float) for n in self.problem.variables]
             keep = np.all([np.isfinite(c) for c in columns], axis=0)
@@ -105,6 +154,11 @@ class PanelFigure:
                 self.path_line.set_data(columns[0][keep], history[keep])
             else:
                 self.path_line.set_data(columns[0][keep], columns[1][keep])
+            ends = np.nonzero(keep)[0]
+            if ends.size:
+                last = ends[-1]
+                y = history[last] if len(columns) == 1 else columns[1][last]
+                self.end_marker.set_data([columns[0][last]], [y])
         return self._render()
 
     def _render(self) -> bytes:
@@ -119,20 +173,46 @@ class PanelFigure:
         if self._static is None:
             # Everything but the moving parts, drawn once per start point.
             self.curve_axes.set_visible(False)
-            if self.path_line is not None:
-                self.path_line.set_visible(False)
+            moving = [a for a in (self.path_line, self.end_marker) if a is not None]
+            for artist in moving:
+                artist.set_visible(False)
             canvas.draw()
             self._static = canvas.copy_from_bbox(self.figure.bbox)
             self.curve_axes.set_visible(True)
-            if self.path_line is not None:
-                self.path_line.set_visible(True)
+            for artist in moving:
+                artist.set_visible(True)
         canvas.restore_region(self._static)
         renderer = canvas.get_renderer()
         self.curve_axes.draw(renderer)
         if self.path_line is not None and self.path_axes is not None:
             self.path_axes.draw_artist(self.path_line)
+            self.path_axes.draw_artist(self.end_marker)
         buffer = io.BytesIO()
         Image.fromarray(np.asarray(canvas.buffer_rgba())).save(
             buffer, format="png", compress_level=1
         )
         return buffer.getvalue()
+
+
+def _descent(run: Any, i: int) -> np.ndarray:
+    """Variable ``i`` along ``run`` up to where the objective first rose above its start."""
+    history = np.asarray(run.history, dtype=float)
+    column = np.asarray(run.path[i], dtype=float)
+    bad = np.nonzero(~np.isfinite(history) | (history > history[0]))[0]
+    return column[: bad[0] if bad.size else len(column)]
+
+
+def _outside(run: Any, limits: tuple) -> bool:
+    """Whether the run's descending part leaves the frame ``limits``."""
+    for i, (low, high) in enumerate(limits):
+        column = _descent(run, i)
+        if column.size and (column.min() < low or column.max() > high):
+            return True
+    return False
+
+
+def _minimum(trial: Any) -> list[float] | None:
+    """The end of a trial run that converged (small gradient), else None."""
+    if trial is None or trial.diverged_at is not None or not trial.grad_norm < 1e-3:
+        return None
+    return [float(np.asarray(v)) for v in trial.values]

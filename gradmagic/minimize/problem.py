@@ -16,8 +16,8 @@ in the notebook and re-running reuses the compiled program.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, analyse_cell
@@ -37,6 +37,39 @@ class Problem:
     start: tuple[Any, ...]
     dynamic: tuple[str, ...]  # other floating names read: passed as arguments
     cache_key: tuple
+    notebook_start: tuple[Any, ...] | None = None  # the notebook's values, when ``start`` differs
+
+    def starting_at(self, values: Mapping[str, float]) -> Problem:
+        """The same problem from other starting values (``--start x=4,y=0.5``); variables
+        not named keep the notebook's values."""
+        import numpy as np
+
+        for name in values:
+            if name not in self.variables:
+                raise GradmagicError(
+                    f"--start {name}=…: {name} is not a variable being optimised "
+                    f"(--wrt {','.join(self.variables)}); start only those."
+                )
+        start = []
+        for name, value in zip(self.variables, self.start, strict=True):
+            if name not in values:
+                start.append(value)
+            elif np.shape(value) != ():
+                raise GradmagicError(
+                    f"--start {name}=…: {name} has shape {np.shape(value)}; --start sets "
+                    "scalar variables only (assign the array in the notebook instead)."
+                )
+            elif isinstance(value, float):
+                start.append(float(values[name]))
+            else:
+                start.append(np.asarray(values[name], dtype=np.asarray(value).dtype))
+        return replace(self, start=tuple(start), notebook_start=self.start)
+
+    @property
+    def moved_start(self) -> dict[str, float]:
+        """The ``--start`` values that reproduce ``start`` from the notebook (only those
+        that differ), or ``{}``."""
+        return start_difference(self, self.start)
 
     def objective(self, params: tuple, aux: dict[str, Any]) -> Any:
         """The objective as ``f(params, aux)``, the form the optimisation engine takes."""
@@ -113,6 +146,16 @@ class Problem:
                 curvature, resolve_optimizer(run.optimizer), run.momentum
             )
         return MinimizeResult(self, begin, run, advice)
+
+
+def start_difference(problem: Problem, start: Sequence[Any]) -> dict[str, float]:
+    """The variables whose value in ``start`` differs from the notebook's, by name."""
+    notebook = problem.notebook_start if problem.notebook_start is not None else problem.start
+    return {
+        name: float(value)
+        for name, value, there in zip(problem.variables, start, notebook, strict=True)
+        if float(value) != float(there)
+    }
 
 
 def _function_globals(value: Any) -> list[str]:
