@@ -117,8 +117,11 @@ class PanelFigure:
             and (len(reached) or positive.max() > 100 * positive.min())
             and history[finite].min() >= 0
         )
-        if logarithmic and len(reached):
-            shown[finite & (history <= 0)] = positive.min() / 10  # a floor for log scale
+        if logarithmic:
+            # A floor for the log scale: 0 and values 12 decades below the start sit on it
+            # (dozens of decades of ticks cost most of a redraw).
+            floor = max(positive.min(), 1e-12 * positive.max()) / 10
+            shown[finite] = np.maximum(shown[finite], floor)
         self.curve.set_data(steps[finite], shown[finite])
         axes.set_yscale("linear")
         axes.relim()
