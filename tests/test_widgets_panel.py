@@ -247,3 +247,19 @@ def test_momentum_scale_separates_099_and_0999(panel):
         panel.momentum.value = 0.5
         panel.lr_readout.value = "0.03"
     assert compiled == []
+
+
+def test_lr_and_momentum_moves_redraw_only_the_moving_parts(panel):
+    """A drag neither compiles nor redraws axes, ticks or contours: the cached static
+    image is blitted and only the curve, the title, the path and the end move."""
+    panel.optimizer.value = "momentum"
+    for lr in (0.005, 0.05):  # frame the range once (the frame only grows)
+        panel.lr.value = lr
+    static = panel._figure._static
+    with counting_compilations() as compiled:
+        for lr in (0.006, 0.01, 0.02, 0.03, 0.04, 0.045):
+            panel.lr.value = lr
+        panel.momentum.value = 0.8
+        panel.momentum.value = 0.85
+    assert compiled == []
+    assert panel._figure._static is static

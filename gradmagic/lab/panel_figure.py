@@ -36,8 +36,10 @@ class PanelFigure:
         )
         self.path_line = None
         self.end_marker = None
+        self.title = self.curve_axes.set_title("loss curve")
         self._start_for: tuple | None = None
-        self.background_for: tuple | None = None
+        self.curve_frame: tuple | None = None  # (scale, low, high) of the loss curve
+        self.background_for: tuple | None = None  # the path plot's limits
         self._static: Any = None  # the rendered static parts, for blitting
 
     def _frame(self, result: MinimizeResult, trial: Any) -> tuple:
@@ -101,68 +103,85 @@ class PanelFigure:
         readable_ticks(axes)
         axes.set_title("path")
         self.background_for = limits
+        self._static = None
 
     def draw(self, result: MinimizeResult, trial: Any = None) -> bytes:
-        """Update the artists and render: static parts come from a cached buffer (blitting).
-        ``trial`` (a run reaching the minimum from the same start) helps frame the path."""
+        """Update the moving artists and render them over the cached static parts
+        (blitting).  The static parts (axes, ticks, contours) are redrawn only when the
+        start or the number of steps changes or a run leaves the frame, which is then grown
+        generously, so a new learning rate or momentum redraws four artists.  ``trial`` (a
+        run reaching the minimum from the same start) helps frame the path."""
         history = np.asarray(result.history, dtype=float)
-        finite = np.isfinite(history)
-        steps = np.arange(len(history))
-        axes = self.curve_axes
-        positive = history[finite & (history > 0)]
-        reached = np.nonzero(finite & (history <= 0))[0] if finite.any() else []
-        shown = history.copy()
-        logarithmic = (
-            positive.size > 1
-            and (len(reached) or positive.max() > 100 * positive.min())
-            and history[finite].min() >= 0
-        )
-        if logarithmic:
-            # A floor for the log scale: 0 and values 12 decades below the start sit on it
-            # (dozens of decades of ticks cost most of a redraw).
-            floor = max(positive.min(), 1e-12 * positive.max()) / 10
-            shown[finite] = np.maximum(shown[finite], floor)
-        self.curve.set_data(steps[finite], shown[finite])
-        axes.set_yscale("linear")
-        axes.relim()
-        axes.autoscale_view()
-        if logarithmic:
-            from matplotlib.ticker import LogLocator, NullLocator
+        start = tuple(float(result.start[n]) for n in self.problem.variables)
+        if self._start_for != (start, result.run.requested_steps):
+            self._start_for = (start, result.run.requested_steps)
+            self.curve_frame = None
+            self.background_for = None
+        self._draw_curve(result, history)
+        if self.path_axes is not None and result.path:
+            self._draw_path(result, history, trial)
+        return self._render()
 
-            axes.set_yscale("log")
-            axes.yaxis.set_major_locator(LogLocator(numticks=6))
-            axes.yaxis.set_minor_locator(NullLocator())
-            # Plain "1e-03" labels: mathtext's 10^x layout is the slowest part of a redraw.
-            axes.yaxis.set_major_formatter(self.log_labels)
+    def _draw_curve(self, result: MinimizeResult, history: np.ndarray) -> None:
+        frame = self.curve_frame
+        values = _descent_values(history)
+        if frame is None or not _fits(values, frame):
+            frame = _curve_frame(values, frame)
+            self._set_curve_frame(frame, result.run.requested_steps)
+        scale, low, _ = frame
+        finite = np.isfinite(history)
+        shown = history[finite]
+        if scale == "log":
+            # 0 and values far below the start sit on the floor, just above the axis
+            shown = np.maximum(shown, low * 1.5)
+        self.curve.set_data(np.arange(len(history))[finite], shown)
+        reached = np.nonzero(finite & (history <= 0))[0] if scale == "log" else []
         title = "loss curve"
         if result.diverged:
             title += f": diverged at step {result.diverged_at}"
         elif len(reached):
             title += f": reached 0 at step {int(reached[0])}"
-        axes.set_title(title, color="#b00" if result.diverged else "black")
-        if self.path_axes is not None and result.path:
-            limits = self.background_for
-            if (
-                limits is None
-                or self._start_for != tuple(result.start.values())
-                or _outside(result.run, limits)
-            ):
-                self._start_for = tuple(result.start.values())
-                self._background(self._frame(result, trial), result, trial)
-                self._static = None
-            columns = [np.asarray(result.path[n], dtype=float) for n in self.problem.variables]
-            keep = np.all([np.isfinite(c) for c in columns], axis=0)
-            if len(columns) == 1:
-                # history[k] is the objective at path[k]: no need to evaluate it again
-                self.path_line.set_data(columns[0][keep], history[keep])
-            else:
-                self.path_line.set_data(columns[0][keep], columns[1][keep])
-            ends = np.nonzero(keep)[0]
-            if ends.size:
-                last = ends[-1]
-                y = history[last] if len(columns) == 1 else columns[1][last]
-                self.end_marker.set_data([columns[0][last]], [y])
-        return self._render()
+        self.title.set_text(title)
+        self.title.set_color("#b00" if result.diverged else "black")
+
+    def _set_curve_frame(self, frame: tuple, steps: int) -> None:
+        from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
+
+        scale, low, high = frame
+        axes = self.curve_axes
+        axes.set_yscale(scale)
+        axes.set_xlim(-0.02 * steps, 1.02 * steps)
+        axes.set_ylim(low, high)
+        axes.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+        if scale == "log":
+            axes.yaxis.set_major_locator(LogLocator(numticks=6))
+            axes.yaxis.set_minor_locator(NullLocator())
+            # Plain "1e-03" labels: mathtext's 10^x layout is slow.
+            axes.yaxis.set_major_formatter(self.log_labels)
+        else:
+            axes.yaxis.set_major_locator(MaxNLocator(5))
+        self.curve_frame = frame
+        self._static = None
+
+    def _draw_path(self, result: MinimizeResult, history: np.ndarray, trial: Any) -> None:
+        limits = self.background_for
+        if limits is None:
+            self._background(self._frame(result, trial), result, trial)
+        elif _outside(result.run, limits):
+            # grown generously, so the next few learning rates stay inside
+            self._background(_grown(limits, self._frame(result, None)), result, trial)
+        columns = [np.asarray(result.path[n], dtype=float) for n in self.problem.variables]
+        keep = np.all([np.isfinite(c) for c in columns], axis=0)
+        if len(columns) == 1:
+            # history[k] is the objective at path[k]: no need to evaluate it again
+            self.path_line.set_data(columns[0][keep], history[keep])
+        else:
+            self.path_line.set_data(columns[0][keep], columns[1][keep])
+        ends = np.nonzero(keep)[0]
+        if ends.size:
+            last = ends[-1]
+            y = history[last] if len(columns) == 1 else columns[1][last]
+            self.end_marker.set_data([columns[0][last]], [y])
 
     def _render(self) -> bytes:
         import io
@@ -173,25 +192,23 @@ class PanelFigure:
         canvas = self.figure.canvas
         if not isinstance(canvas, FigureCanvasAgg):
             canvas = FigureCanvasAgg(self.figure)
+        moving = [self.curve, self.title]
+        if self.path_line is not None:
+            moving += [self.path_line, self.end_marker]
         if self._static is None:
-            # Everything but the moving parts, drawn once per start point.
-            self.curve_axes.set_visible(False)
-            moving = [a for a in (self.path_line, self.end_marker) if a is not None]
+            # Everything but the moving parts, drawn once per frame.
             for artist in moving:
                 artist.set_visible(False)
             canvas.draw()
             self._static = canvas.copy_from_bbox(self.figure.bbox)
-            self.curve_axes.set_visible(True)
             for artist in moving:
                 artist.set_visible(True)
         canvas.restore_region(self._static)
-        renderer = canvas.get_renderer()
-        self.curve_axes.draw(renderer)
-        if self.path_line is not None and self.path_axes is not None:
-            self.path_axes.draw_artist(self.path_line)
-            self.path_axes.draw_artist(self.end_marker)
+        for artist in moving:
+            artist.axes.draw_artist(artist)
         buffer = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(
+        # RGB: the figure is opaque, and a quarter less to compress
+        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
             buffer, format="png", compress_level=1
         )
         return buffer.getvalue()
@@ -219,3 +236,60 @@ def _minimum(trial: Any) -> list[float] | None:
     if trial is None or trial.diverged_at is not None or not trial.grad_norm < 1e-3:
         return None
     return [float(np.asarray(v)) for v in trial.values]
+
+
+def _grown(old: tuple, new: tuple) -> tuple:
+    """Limits holding ``old`` and ``new``, each span doubled about its middle."""
+    grown = []
+    for (low0, high0), (low1, high1) in zip(old, new, strict=True):
+        low, high = min(low0, low1), max(high0, high1)
+        middle, half = (low + high) / 2, high - low
+        grown.append((middle - half, middle + half))
+    return tuple(grown)
+
+
+def _descent_values(history: np.ndarray) -> np.ndarray:
+    """The objective up to where it first became non-finite or rose above its start."""
+    if not history.size or not np.isfinite(history[0]):
+        return history[:0]
+    bad = np.nonzero(~np.isfinite(history) | (history > history[0]))[0]
+    return history[: bad[0] if bad.size else len(history)]
+
+
+FLOOR = 1e-12  # a log-scale loss curve shows 12 decades below the start at most
+
+
+def _fits(values: np.ndarray, frame: tuple) -> bool:
+    """Whether the descending part of a loss curve shows well in ``frame``."""
+    scale, low, high = frame
+    if not values.size:
+        return True
+    if scale == "linear":
+        return bool(values.min() >= low and values.max() <= high)
+    positive = values[values > 0]
+    floored = low <= FLOOR * values[0] or not positive.size or positive.min() >= 2 * low
+    return bool(values.min() >= 0 and values.max() <= high and floored)
+
+
+def _curve_frame(values: np.ndarray, previous: tuple | None) -> tuple:
+    """``(scale, low, high)`` for a loss curve: a log scale where it spans decades or
+    reaches 0, with room for a couple more decades below (limits never shrink while the
+    start is the same, so the frame changes rarely)."""
+    if not values.size:
+        return previous or ("linear", 0.0, 1.0)
+    top, positive = float(values[0]), values[values > 0]
+    wide = positive.size and (positive.size < values.size or positive.max() > 100 * positive.min())
+    was_log = previous is not None and previous[0] == "log"
+    if top > 0 and values.min() >= 0 and (wide or was_log):
+        # 6 decades below the start, or 12 where the run goes further: one frame for
+        # most learning rates, so the axes are redrawn rarely
+        deep = positive.size < values.size or positive.min() < 1e-6 * top
+        low = top * (FLOOR if deep else 1e-6) / 2
+        if was_log:
+            low = min(low, previous[1])
+        return "log", low, 2 * top
+    low, high = float(values.min()), float(values.max())
+    span = high - low or abs(high) or 1.0
+    if previous is not None and previous[0] == "linear":
+        return "linear", min(low - 0.5 * span, previous[1]), max(high + 0.08 * span, previous[2])
+    return "linear", low - 0.08 * span, high + 0.08 * span

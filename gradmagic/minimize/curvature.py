@@ -16,6 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
@@ -77,7 +78,11 @@ def curvature_along(
     rows = [as_variables(tuple(point), None) for point in points]
     count = len(rows)
     padded = rows + [rows[-1]] * (-count % ALONG_BATCH)
-    batch = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *padded)
+    # stacked in numpy: jnp.stack dispatches one small program per leaf, a cost that
+    # would dominate a panel update
+    batch = jax.tree_util.tree_map(
+        lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *padded
+    )
     identity = objective if cache_key is None else cache_key
     key = (identity, arguments_key(rows[0], aux), "hessian-along", len(padded))
     extremes = PROGRAMS.get_or_build(
