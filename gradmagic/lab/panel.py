@@ -217,10 +217,13 @@ class OptimizerPanel(widgets.VBox):
                 momentum=momentum,
                 tol=self._tol,
                 start=start,
+                curvature=self.met.for_start(start, self.steps.value),  # cached per start
             )
             self.result.in_panel = True
             self.curvature = self._curvature_now(start)
             advice = self.advice(spec)
+            if self.result.diverged:
+                self.result.advice = advice  # the same numbers as the marker and the text
             self.marker.value = panel_html.marker_html(advice, *self.lr_range)
             self.stability.value = panel_html.stability_html(advice, self.learning_rate)
             self.summary.value = self.result._repr_html_() + panel_html.edge_note(
@@ -237,9 +240,8 @@ class OptimizerPanel(widgets.VBox):
                 start_difference(self.problem, start),
             )
             self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
-            self.plot.value = self._figure.draw(
-                self.result, self.met.trial(start, self.steps.value)
-            )
+            trial = self.met.trial(start, self.steps.value)
+            self.plot.value = self._figure.draw(self.result, trial)
             self.message.value = ""
         except GradmagicError as error:
             self.message.value = panel_html.warning(str(error))
@@ -282,9 +284,8 @@ class OptimizerPanel(widgets.VBox):
             raise GradmagicError(f"The learning rate must be a positive number, got {value}.")
         self.learning_rate = rounded(value)
         with self._adjusting():
-            self.lr.value = min(
-                max(self.learning_rate, 10 ** self.lr_range[0]), 10 ** self.lr_range[1]
-            )
+            low, high = (10**end for end in self.lr_range)
+            self.lr.value = min(max(self.learning_rate, low), high)
             self.lr_readout.value = lr_text(self.learning_rate)
         self.recompute()
 

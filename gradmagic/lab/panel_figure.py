@@ -209,8 +209,8 @@ class PanelFigure:
         buffer = io.BytesIO()
         # RGB: the figure is opaque, and a quarter less to compress
         Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
-            buffer, format="png", compress_level=1
-        )
+            buffer, format="png", compress_level=1, compress_type=3
+        )  # zlib's run-length strategy (3): about as small, faster on flat plot colours
         return buffer.getvalue()
 
 

@@ -120,10 +120,12 @@ class Problem:
         tol: float | None,
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
+        curvature: Any = None,
     ) -> Any:
         """One run as a :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run
-        gets step-size advice from the curvature at its start (compiled once per problem,
-        like the loop)."""
+        gets step-size advice from ``curvature`` (a :class:`Curvature` the caller already
+        has, as the panel does) or else the curvature at its start (compiled once per
+        problem, like the loop)."""
         from gradmagic.minimize.curvature import curvature_at
         from gradmagic.minimize.optimizers import resolve_optimizer
         from gradmagic.minimize.result import MinimizeResult
@@ -140,8 +142,9 @@ class Problem:
             on_progress=on_progress,
         )
         advice = None
-        if run.diverged_at is not None:
+        if run.diverged_at is not None and curvature is None:
             curvature = curvature_at(self.objective, begin, self.aux(), cache_key=self.cache_key)
+        if run.diverged_at is not None:
             advice = StepSizeAdvice.for_optimizer(
                 curvature, resolve_optimizer(run.optimizer), run.momentum
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 from lab import (
     cell_output,
@@ -60,6 +62,20 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
         f"\n[optimizer-panel] slider key -> first new plot {timing['first_ms']:.0f} ms, "
         f"-> final plot {timing['last_ms']:.0f} ms ({timing['n_images']} image(s))"
     )
+    # Slider-to-plot time over several single steps (right, left, ...: back to 0.01047).
+    times = []
+    for key in ["ArrowRight", "ArrowLeft"] * 4:
+        before = image_src(out, "img.gm-plot")
+        start_image_probe(page, out, "img.gm-plot")
+        handle.press(key)
+        wait_for_new_image(page, out, before, "img.gm-plot")
+        times.append(image_probe_result(page)["first_ms"])
+    median = statistics.median(times)
+    print(f"[optimizer-panel] slider step -> new plot: median {median:.0f} ms of {times}")
+    wait_for_text(page, out, ".gm-summary", "with sgd (lr 0.01047)", contains=True)
+    # The issue asks for <= 80 ms; a loaded test machine gets some slack.  A whole-figure
+    # redraw per step (the regression this guards against) measured over 400 ms.
+    assert median <= 250, times
 
     # The optimizer dropdown: the summary and the plot follow.
     before = image_src(out, "img.gm-plot")
