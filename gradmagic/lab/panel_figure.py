@@ -36,7 +36,17 @@ class PanelFigure:
         )
         self.path_line = None
         self.end_marker = None
-        self.title = self.curve_axes.set_title("loss curve")
+        # The title moves with each run; not the axes' own title, which an Axes.draw with
+        # it hidden places off the figure
+        self.title = self.curve_axes.text(
+            0.5,
+            1.03,
+            "loss curve",
+            transform=self.curve_axes.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize="large",
+        )
         self._start_for: tuple | None = None
         self.curve_frame: tuple | None = None  # (scale, low, high) of the loss curve
         self.background_for: tuple | None = None  # the path plot's limits
@@ -99,9 +109,19 @@ class PanelFigure:
                 axes.plot(minimum[:1], minimum[1:], "*", color="C2", ms=10, label="minimum")
         (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
         (self.end_marker,) = axes.plot([], [], "X", color="C3", ms=8, label="end")
-        axes.legend(loc="best", fontsize=8, framealpha=0.6)
+        # The legend sits above the axes, beside the title: never over the path
+        axes.legend(
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+            borderaxespad=0.1,
+            handletextpad=0.3,
+            columnspacing=0.8,
+        )
         readable_ticks(axes)
-        axes.set_title("path")
+        axes.set_title("path", loc="left")
         self.background_for = limits
         self._static = None
 

@@ -25,12 +25,13 @@ STYLE = """<style>
 .gm-panel .gm-warn, .gm-panel .gm-marker { color: var(--jp-error-color1); }
 .gm-panel .gm-text { color: var(--jp-content-font-color1); }
 .gm-panel .gm-track {
-  position: relative; height: 16px; font-size: 11px;
+  position: relative; height: 16px; font-size: 11px; line-height: 16px;
   margin: 0 calc(var(--jp-widgets-slider-handle-size) / 2
                  - 2 * var(--jp-widgets-slider-border-width));
 }
-.gm-panel .gm-tip { position: absolute; top: 0; transform: translateX(-50%); }
-.gm-panel .gm-tip-label { position: absolute; top: 0; white-space: nowrap; }
+.gm-panel .gm-tip { position: absolute; top: 0; line-height: 16px;
+  transform: translateX(-50%); }
+.gm-panel .gm-tip-label { position: absolute; top: 0; line-height: 16px; white-space: nowrap; }
 .gm-panel img.gm-plot { max-width: 100%; height: auto; }
 body[data-jp-theme-light="false"] .gm-panel img.gm-plot {
   filter: invert(0.9) hue-rotate(180deg);
