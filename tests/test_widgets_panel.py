@@ -226,6 +226,12 @@ def test_lbfgs_says_when_it_stopped_changing(nb):
     nb.run("%minimize x**2 + 10*y**2 --wrt x,y --optimizer lbfgs --steps 500 --quiet")
     result = nb.ns["_min"]
     assert "stopped changing after step" in result.status()
+    settled = result.settled_at()
+    assert settled is not None and settled < 100
+    assert (
+        f"steps: 500 of 500 (the objective stopped changing after step {settled});"
+        in result._repr_html_()
+    )
 
 
 def test_one_step_grammar_and_zero_loss_curve(nb):

@@ -161,8 +161,12 @@ class MinimizeResult(ShownWithPlot):
             )
         history = self.run.history
         table.rows.append(["objective", render.number(history[0]), render.number(self.run.loss)])
+        settled = self.settled_at()
+        stopped = (
+            "" if settled is None else f" (the objective stopped changing after step {settled})"
+        )
         table.notes.append(
-            f"steps: {self.run.steps} of {self.run.requested_steps}; "
+            f"steps: {self.run.steps} of {self.run.requested_steps}{stopped}; "
             f"gradient norm: {render.number(self.run.grad_norm)}"
         )
         table.notes.append(self.status())
