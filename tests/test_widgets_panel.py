@@ -20,7 +20,7 @@ def test_panel_controls_are_attributes_and_result_matches(nb, panel):
     assert panel.lr.value == pytest.approx(0.01)
     assert panel.optimizer.value == "sgd" and panel.steps.value == 200
     assert panel.result.optimizer == "sgd" and panel.result.steps == 200
-    assert panel.plot.value[:4] == b"\x89PNG"
+    assert panel.plot.value[:4] == b"\x89PNG" and panel.path_plot.value[:4] == b"\x89PNG"
     assert "Minimised x**2 + 10*y**2 with sgd (lr 0.01)" in panel.summary.value
 
 
@@ -261,11 +261,11 @@ def test_lr_and_momentum_moves_redraw_only_the_moving_parts(panel):
     panel.optimizer.value = "momentum"
     for lr in (0.005, 0.05):  # frame the range once (the frame only grows)
         panel.lr.value = lr
-    static = panel._figure._static
+    static = panel._figure._static, panel._figure._path_static
     with counting_compilations() as compiled:
         for lr in (0.006, 0.01, 0.02, 0.03, 0.04, 0.045):
             panel.lr.value = lr
         panel.momentum.value = 0.8
         panel.momentum.value = 0.85
     assert compiled == []
-    assert panel._figure._static is static
+    assert panel._figure._static is static[0] and panel._figure._path_static is static[1]

@@ -35,7 +35,7 @@ import numpy as np
 from gradmagic import render
 from gradmagic.errors import GradmagicError
 from gradmagic.lab import panel_html
-from gradmagic.lab.panel_controls import MOMENTUM_DECADES, StartPoint, decades, row
+from gradmagic.lab.panel_controls import MOMENTUM_DECADES, StartPoint, decades, plot_image, row
 from gradmagic.lab.panel_figure import PanelFigure
 from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
@@ -142,9 +142,7 @@ class OptimizerPanel(widgets.VBox):
         self.style = widgets.HTML(panel_html.STYLE, layout=widgets.Layout(display="none"))
         self.stability = widgets.HTML()
         self.marker = widgets.HTML(layout=widgets.Layout(width="100%", margin="0"))
-        self.plot = widgets.Image(
-            format="png", layout=widgets.Layout(width="760px", max_width="100%", height="auto")
-        )
+        self.plot, self.path_plot = plot_image("gm-plot"), plot_image("gm-path")
         self.summary = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
         self.line = widgets.HTML(layout=widgets.Layout(max_width="100%"))
         self.message = widgets.HTML()
@@ -167,7 +165,7 @@ class OptimizerPanel(widgets.VBox):
                 row(self.optimizer, self.momentum_box),
                 row(self.steps, self.best_step),
                 self.start,
-                self.plot,
+                row(self.plot, self.path_plot),  # side by side, stacked when narrow
                 self.summary,
                 self.line,
                 widgets.HBox([self.use]),
@@ -181,7 +179,6 @@ class OptimizerPanel(widgets.VBox):
             (self.lr_readout, "gm-lr-readout"),
             (self.optimizer, "gm-optimizer"),
             (self.momentum_scale, "gm-momentum"),
-            (self.plot, "gm-plot"),
             (self.summary, "gm-summary"),
             (self.stability, "gm-stability"),
             (self.marker, "gm-marker-row"),
@@ -241,7 +238,9 @@ class OptimizerPanel(widgets.VBox):
             )
             self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
             trial = self.met.trial(start, self.steps.value)
-            self.plot.value = self._figure.draw(self.result, trial)
+            self.plot.value, path = self._figure.draw(self.result, trial)
+            self.path_plot.value = path or b""
+            self.path_plot.layout.display = None if path else "none"
             self.message.value = ""
         except GradmagicError as error:
             self.message.value = panel_html.warning(str(error))

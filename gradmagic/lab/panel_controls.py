@@ -22,6 +22,15 @@ def row(*children: widgets.Widget, **layout: Any) -> widgets.HBox:
     return box
 
 
+def plot_image(name: str) -> widgets.Image:
+    """A PNG image of one plot (380 px, narrower where the output area is), CSS class ``name``."""
+    image = widgets.Image(
+        format="png", layout=widgets.Layout(width="380px", max_width="100%", height="auto")
+    )
+    image.add_class(name)
+    return image
+
+
 class StartPoint(widgets.HBox):
     """One number field per scalar variable; ``values`` reads them in variable order."""
 

@@ -24,16 +24,20 @@ class PanelFigure:
 
         self.problem = problem
         self.log_labels = FuncFormatter(_plain_log_label)
-        # A fixed layout: constrained layout measures every tick label on every redraw.
-        self.figure = new_figure(9.5, 3.4, layout=None, dpi=80)
-        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.28)
-        self.curve_axes = self.figure.add_subplot(1, 2, 1)
+        # Two figures, one per image, so a narrow output area stacks them at a readable
+        # size.  A fixed layout: constrained layout measures every tick label per redraw.
+        self.figure = new_figure(4.75, 3.4, layout=None, dpi=80)
+        self.figure.subplots_adjust(left=0.17, right=0.96, bottom=0.15, top=0.88)
+        self.curve_axes = self.figure.add_subplot()
         self.curve_axes.set_xlabel("step")
         self.curve_axes.set_ylabel("objective")
         (self.curve,) = self.curve_axes.plot([], [])
-        self.path_axes = (
-            self.figure.add_subplot(1, 2, 2) if len(problem.variables) in (1, 2) else None
-        )
+        self.path_figure = None
+        self.path_axes = None
+        if len(problem.variables) in (1, 2):
+            self.path_figure = new_figure(4.75, 3.4, layout=None, dpi=80)
+            self.path_figure.subplots_adjust(left=0.17, right=0.96, bottom=0.15, top=0.88)
+            self.path_axes = self.path_figure.add_subplot()
         self.path_line = None
         self.end_marker = None
         # The title moves with each run; not the axes' own title, which an Axes.draw with
@@ -50,7 +54,8 @@ class PanelFigure:
         self._start_for: tuple | None = None
         self.curve_frame: tuple | None = None  # (scale, low, high) of the loss curve
         self.background_for: tuple | None = None  # the path plot's limits
-        self._static: Any = None  # the rendered static parts, for blitting
+        self._static: Any = None  # the loss curve's rendered static parts, for blitting
+        self._path_static: Any = None  # the path plot's
 
     def _frame(self, result: MinimizeResult, trial: Any) -> tuple:
         """Axis limits holding the start, the run's path (up to where it first rose above
@@ -123,14 +128,15 @@ class PanelFigure:
         readable_ticks(axes)
         axes.set_title("path", loc="left")
         self.background_for = limits
-        self._static = None
+        self._path_static = None
 
-    def draw(self, result: MinimizeResult, trial: Any = None) -> bytes:
+    def draw(self, result: MinimizeResult, trial: Any = None) -> tuple[bytes, bytes | None]:
         """Update the moving artists and render them over the cached static parts
         (blitting).  The static parts (axes, ticks, contours) are redrawn only when the
         start or the number of steps changes or a run leaves the frame, which is then grown
         generously, so a new learning rate or momentum redraws four artists.  ``trial`` (a
-        run reaching the minimum from the same start) helps frame the path."""
+        run reaching the minimum from the same start) helps frame the path.  Returns the
+        loss curve's PNG and the path's (None without a path plot)."""
         history = np.asarray(result.history, dtype=float)
         start = tuple(float(result.start[n]) for n in self.problem.variables)
         if self._start_for != (start, result.run.requested_steps):
@@ -140,7 +146,12 @@ class PanelFigure:
         self._draw_curve(result, history)
         if self.path_axes is not None and result.path:
             self._draw_path(result, history, trial)
-        return self._render()
+        curve, self._static = _render(self.figure, self._static, [self.curve, self.title])
+        if self.path_figure is None or self.path_line is None:
+            return curve, None
+        moving = [self.path_line, self.end_marker]
+        path, self._path_static = _render(self.path_figure, self._path_static, moving)
+        return curve, path
 
     def _draw_curve(self, result: MinimizeResult, history: np.ndarray) -> None:
         frame = self.curve_frame
@@ -203,35 +214,35 @@ class PanelFigure:
             y = history[last] if len(columns) == 1 else columns[1][last]
             self.end_marker.set_data([columns[0][last]], [y])
 
-    def _render(self) -> bytes:
-        import io
 
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from PIL import Image
+def _render(figure: Any, static: Any, moving: list) -> tuple[bytes, Any]:
+    """``figure`` as PNG: its static parts from ``static`` (drawn once and returned when
+    None), the ``moving`` artists drawn over them (blitting)."""
+    import io
 
-        canvas = self.figure.canvas
-        if not isinstance(canvas, FigureCanvasAgg):
-            canvas = FigureCanvasAgg(self.figure)
-        moving = [self.curve, self.title]
-        if self.path_line is not None:
-            moving += [self.path_line, self.end_marker]
-        if self._static is None:
-            # Everything but the moving parts, drawn once per frame.
-            for artist in moving:
-                artist.set_visible(False)
-            canvas.draw()
-            self._static = canvas.copy_from_bbox(self.figure.bbox)
-            for artist in moving:
-                artist.set_visible(True)
-        canvas.restore_region(self._static)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = figure.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(figure)
+    if static is None:
         for artist in moving:
-            artist.axes.draw_artist(artist)
-        buffer = io.BytesIO()
-        # RGB: the figure is opaque, and a quarter less to compress
-        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
-            buffer, format="png", compress_level=1, compress_type=3
-        )  # zlib's run-length strategy (3): about as small, faster on flat plot colours
-        return buffer.getvalue()
+            artist.set_visible(False)
+        canvas.draw()
+        static = canvas.copy_from_bbox(figure.bbox)
+        for artist in moving:
+            artist.set_visible(True)
+    canvas.restore_region(static)
+    for artist in moving:
+        artist.axes.draw_artist(artist)
+    buffer = io.BytesIO()
+    # RGB: the figure is opaque, and a quarter less to compress; zlib's run-length
+    # strategy (3) is about as small and faster on flat plot colours
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
+        buffer, format="png", compress_level=1, compress_type=3
+    )
+    return buffer.getvalue(), static
 
 
 def _descent(run: Any, i: int) -> np.ndarray:

@@ -32,8 +32,9 @@ STYLE = """<style>
 .gm-panel .gm-tip { position: absolute; top: 0; line-height: 16px;
   transform: translateX(-50%); }
 .gm-panel .gm-tip-label { position: absolute; top: 0; line-height: 16px; white-space: nowrap; }
-.gm-panel img.gm-plot { max-width: 100%; height: auto; }
-body[data-jp-theme-light="false"] .gm-panel img.gm-plot {
+.gm-panel img.gm-plot, .gm-panel img.gm-path { max-width: 100%; height: auto; }
+body[data-jp-theme-light="false"] .gm-panel img.gm-plot,
+body[data-jp-theme-light="false"] .gm-panel img.gm-path {
   filter: invert(0.9) hue-rotate(180deg);
 }
 </style>"""
