@@ -282,6 +282,11 @@ class GradMagics(Magics):
     @argument("--momentum", type=float, help="Momentum (or β1, decay) where the optimizer has one.")
     @argument("--tol", type=float, help="Stop early once the gradient norm is below this.")
     @argument(
+        "--start",
+        metavar="NAME=VALUE,...",
+        help="Start from these values instead of the notebook's (e.g. x=4,y=0.5); the variables are still written back.",
+    )
+    @argument(
         "--compare",
         metavar="OPTIMIZERS",
         help="Run each optimizer (comma-separated) from the same start; variables unchanged.",
@@ -321,6 +326,7 @@ class GradMagics(Magics):
         args = _parse(self.minimize, option_text, "minimize")
         wrt = line_options.names(args.wrt, "--wrt")
         name = line_options.variable_name(args.name, "--name")
+        start = line_options.start_values(args.start)
         namespace = self.shell.user_ns
         if cell is None:
             if args.of is not None:
@@ -333,6 +339,8 @@ class GradMagics(Magics):
             problem = problems.problem_from_cell(
                 source, self._filename(source), namespace, wrt, args.of
             )
+        if start:
+            problem = problem.starting_at(start)
         settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel

@@ -55,6 +55,36 @@ def names(text: str | None, option: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def start_values(text: str | None, option: str = "--start") -> dict[str, float]:
+    """``'x=4, y=0.5'`` → ``{'x': 4.0, 'y': 0.5}``: each a name, once, with a real number."""
+    if text is None:
+        return {}
+    values: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, equals, number = (piece.strip() for piece in part.partition("="))
+        if not equals or not is_name(name):
+            raise GradmagicError(
+                f"{option} takes name=value pairs, comma-separated (e.g. {option} x=4,y=0.5); "
+                f"{part!r} is not one."
+            )
+        try:
+            value = float(number)
+        except ValueError:
+            raise GradmagicError(
+                f"{option} {name}={number}: {number!r} is not a number (e.g. {option} {name}=0.5)."
+            ) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise GradmagicError(f"{option} {name}={number}: give a finite number.")
+        if name in values:
+            raise GradmagicError(f"{option} sets {name} more than once; give each name once.")
+        values[name] = value
+    if not values:
+        raise GradmagicError(f"{option} needs name=value pairs (e.g. {option} x=4,y=0.5).")
+    return values
+
+
 def variable_name(text: str | None, option: str) -> str | None:
     """The variable a result is stored in (``--name VAR``): a valid, non-keyword name."""
     if text is not None and not is_name(text):

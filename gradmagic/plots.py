@@ -92,6 +92,38 @@ def evaluate_on(function: Callable[..., Any], *coordinates: np.ndarray) -> np.nd
         return np.array([float(function(*point)) for point in zip(*coordinates, strict=True)])
 
 
+def contour_levels(values: np.ndarray, count: int) -> np.ndarray | int:
+    """``count`` levels, log-spaced above the minimum where the values span decades (so
+    Rosenbrock's valley shows), else ``count`` (matplotlib's evenly spaced ones)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return count
+    low, high = float(finite.min()), float(finite.max())
+    middle = float(np.median(finite))
+    if high <= low or middle - low > 0.05 * (high - low):
+        return count
+    return low + np.geomspace((high - low) * 1e-4, high - low, count)
+
+
+def frame(points: np.ndarray, margin: float = 0.12, least: float = 0.5) -> tuple[float, float]:
+    """Axis limits holding every finite value of ``points`` with a margin on each side."""
+    finite = points[np.isfinite(points)]
+    low, high = float(finite.min()), float(finite.max())
+    span = max(high - low, least * max(1e-3, 0.01 * abs(low) + 0.01 * abs(high)), 1e-3)
+    if high - low < span:
+        middle = (low + high) / 2
+        low, high = middle - span / 2, middle + span / 2
+    return low - margin * span, high + margin * span
+
+
+def readable_ticks(axes: Any) -> None:
+    """At most five ticks per axis, so labels never collide."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(5))
+    axes.yaxis.set_major_locator(MaxNLocator(5))
+
+
 def draw_contours(
     axes: Any,
     function: Callable[..., Any],
@@ -100,9 +132,12 @@ def draw_contours(
     points: int,
     **style: Any,
 ) -> Any:
-    """Contour lines of a two-argument scalar function over a ``points``² grid."""
+    """Contour lines of a two-argument scalar function over a ``points``² grid (levels
+    log-spaced where the values span decades, unless ``levels`` is a sequence)."""
     mesh0, mesh1 = np.meshgrid(np.linspace(*range0, points), np.linspace(*range1, points))
     values = evaluate_on(function, mesh0.ravel(), mesh1.ravel()).reshape(mesh0.shape)
+    if isinstance(style.get("levels"), int):
+        style["levels"] = contour_levels(values, style["levels"])
     return axes.contour(mesh0, mesh1, values, cmap="viridis", **style)
 
 

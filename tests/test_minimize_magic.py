@@ -301,3 +301,30 @@ def test_progress_can_be_turned_off_for_saved_notebooks(nb, monkeypatch):
     nb.run("x = 3.0")
     result = nb.run("%minimize x**2 --steps 500 --lr 0.1")
     assert not result.interrupted and nb.ns["x"] != 3.0  # no bar was ever called
+
+
+def test_start_option_starts_elsewhere_and_writes_back(nb):
+    nb.run("x = 1.0; y = 1.0")
+    result = nb.run("%minimize x**2 + 10*y**2 --wrt x,y --lr 0.05 --steps 300 --start x=4,y=0.5")
+    assert result.start == {"x": 4.0, "y": 0.5}
+    assert abs(nb.ns["x"]) < 1e-3 and nb.ns["x"] == result.values["x"]
+    compared = nb.run("%minimize x**2 + 10*y**2 --wrt x,y --compare sgd,adam --start x=3")
+    assert compared.results["adam"].start["x"] == 3.0
+    panel = nb.run("%minimize x**2 + 10*y**2 --wrt x,y --start y=2 --widgets")
+    assert panel.start.fields["y"].value == 2.0 and "--start y=2.0" in panel.line_text
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("--start z=1", "z is not a variable being optimised"),
+        ("--start x=abc", "'abc' is not a number"),
+        ("--start x", "name=value pairs"),
+        ("--start x=1,x=2", "more than once"),
+        ("--start x=nan", "finite number"),
+    ],
+)
+def test_start_option_errors_leave_the_namespace(nb, option, says):
+    nb.run("x = 1.0; y = 1.0")
+    message = nb.usage_error(f"%minimize x**2 + y**2 --wrt x,y {option}")
+    assert says in message

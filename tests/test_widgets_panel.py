@@ -20,7 +20,7 @@ def test_panel_controls_are_attributes_and_result_matches(nb, panel):
     assert panel.lr.value == pytest.approx(0.01)
     assert panel.optimizer.value == "sgd" and panel.steps.value == 200
     assert panel.result.optimizer == "sgd" and panel.result.steps == 200
-    assert panel.plot.value[:4] == b"\x89PNG"
+    assert panel.plot.value[:4] == b"\x89PNG" and panel.path_plot.value[:4] == b"\x89PNG"
     assert "Minimised x**2 + 10*y**2 with sgd (lr 0.01)" in panel.summary.value
 
 
@@ -67,12 +67,13 @@ def test_moving_controls_changes_result_not_namespace(nb, panel):
     assert panel.result.diverged
     assert "diverged at step" in panel.text_summary().lower()
     assert "SGD oscillates" in panel.stability.value
-    assert "try --lr" in panel.summary.value
+    assert "move the slider below 0.1" in panel.summary.value
+    assert "try --lr" not in panel.summary.value
     panel.optimizer.value = "adam"
     assert panel.result.optimizer == "adam" and not panel.result.diverged
-    assert panel.momentum.layout.display is None and panel.momentum.description == "b1"
+    assert panel.momentum_box.layout.display is None and panel.momentum.description == "b1"
     panel.optimizer.value = "sgd"
-    assert panel.momentum.layout.display == "none"
+    assert panel.momentum_box.layout.display == "none"
     panel.steps.value = 50
     assert panel.result.steps == 50
     panel.start.fields["x"].value = 2.0
@@ -154,3 +155,117 @@ def test_line_search_optimizer_disables_the_learning_rate(panel):
     assert "lbfgs (step lengths by line search)" in panel.text_summary()
     panel.optimizer.value = "sgd"
     assert not panel.lr.disabled
+
+
+def test_best_step_is_one_number_everywhere(nb, panel):
+    panel.best_step.click()
+    assert panel.learning_rate == 0.09091 and panel.result.lr == pytest.approx(0.09091)
+    assert panel.lr_readout.value == "0.09091"
+    assert "lr = 0.09091 &lt;" in panel.stability.value
+    assert "(lr 0.09091)" in panel.summary.value
+    assert "--lr 0.09091 " in panel.line_text
+    panel.lr_readout.value = "0.02"  # typed: kept exactly, never snapped to the slider
+    assert panel.result.lr == pytest.approx(0.02) and panel.lr_readout.value == "0.02"
+    panel.lr.value = panel.lr.value * (1 + 1e-9)  # the slider's own echo changes nothing
+    assert panel.learning_rate == 0.02
+
+
+def test_lr_on_the_bound_is_called_the_edge(panel):
+    panel.lr_readout.value = "0.1"
+    assert "on the edge" in panel.stability.value and "never converges" in panel.stability.value
+    assert "never converges" in panel.summary.value
+
+
+def test_bound_and_best_step_follow_a_new_start(nb):
+    nb.run("x = -1.5; y = 2.0")
+    panel = nb.run("%minimize (1-x)**2 + 100*(y-x**2)**2 --wrt x,y --steps 200 --widgets")
+    far = panel.bound
+    with counting_compilations() as compiled:
+        panel.start.fields["x"].value = 0.0
+        panel.start.fields["y"].value = 0.0
+    assert not any("chunk" in str(c) for c in compiled)  # the loop is not recompiled
+    assert panel.bound > 2 * far
+    for x0, y0 in ((0.0, 0.0), (-1.5, 2.0)):
+        panel.start.fields["x"].value, panel.start.fields["y"].value = x0, y0
+        panel.best_step.click()
+        assert not panel.result.diverged, (x0, y0, panel.learning_rate)
+        assert panel.result.loss < panel.result.history[0]
+    with counting_compilations() as compiled:
+        panel.start.fields["x"].value = 0.0  # back to a start seen before: cached
+        panel.start.fields["y"].value = 0.0
+    assert compiled == []
+
+
+def test_best_step_never_diverges_on_a_non_quadratic(nb):
+    nb.run("x = 0.0")
+    panel = nb.run("%minimize (x-2)**2 + 0.5*x**4 --wrt x --steps 200 --widgets")
+    panel.best_step.click()
+    assert not panel.result.diverged and panel.result.values["x"] == pytest.approx(1.0, abs=1e-4)
+    assert panel.curvature.lambda_max == pytest.approx(8.0, rel=1e-3)  # met at the minimum
+    assert "of a trial SGD run" in panel.stability.value  # says where it was measured
+    panel.lr_readout.value = "0.5"  # stable at the start, not at the minimum
+    assert panel.result.diverged and "diverges" in panel.stability.value
+
+
+def test_panel_line_reproduces_the_panel_run(nb, panel):
+    panel.start.fields["x"].value = 4.0
+    panel.start.fields["y"].value = 0.5
+    panel.optimizer.value = "momentum"
+    panel.best_step.click()
+    line = panel.line_text
+    assert "--start x=4.0,y=0.5" in line and "--momentum " in line
+    result = nb.run(line)
+    assert result.values == pytest.approx(panel.result.values)
+    assert result.lr == panel.result.lr and result.momentum == panel.result.momentum
+    panel.optimizer.value = "lbfgs"
+    assert "--lr" not in panel.line_text
+
+
+def test_lbfgs_says_when_it_stopped_changing(nb):
+    nb.run("x = 1.0; y = 1.0")
+    nb.run("%minimize x**2 + 10*y**2 --wrt x,y --optimizer lbfgs --steps 500 --quiet")
+    result = nb.ns["_min"]
+    assert "stopped changing after step" in result.status()
+    settled = result.settled_at()
+    assert settled is not None and settled < 100
+    assert (
+        f"steps: 500 of 500 (the objective stopped changing after step {settled});"
+        in result._repr_html_()
+    )
+
+
+def test_one_step_grammar_and_zero_loss_curve(nb):
+    nb.run("x = 1.0")
+    nb.run("%minimize x**2 --wrt x --steps 1 --quiet")
+    result = nb.ns["_min"]
+    assert result.status() == "Finished the only step."
+    panel = nb.run("%minimize x**2 --wrt x --lr 0.5 --steps 20 --widgets")
+    assert panel.result.loss == 0 and panel.plot.value[:4] == b"\x89PNG"
+
+
+def test_momentum_scale_separates_099_and_0999(panel):
+    panel.optimizer.value = "momentum"
+    panel.momentum_scale.value = 2.0
+    assert panel.momentum.value == 0.99 and panel.result.momentum == pytest.approx(0.99)
+    panel.momentum_scale.value = 3.0
+    assert panel.momentum.value == 0.999
+    with counting_compilations() as compiled:
+        panel.momentum.value = 0.5
+        panel.lr_readout.value = "0.03"
+    assert compiled == []
+
+
+def test_lr_and_momentum_moves_redraw_only_the_moving_parts(panel):
+    """A drag neither compiles nor redraws axes, ticks or contours: the cached static
+    image is blitted and only the curve, the title, the path and the end move."""
+    panel.optimizer.value = "momentum"
+    for lr in (0.005, 0.05):  # frame the range once (the frame only grows)
+        panel.lr.value = lr
+    static = panel._figure._static, panel._figure._path_static
+    with counting_compilations() as compiled:
+        for lr in (0.006, 0.01, 0.02, 0.03, 0.04, 0.045):
+            panel.lr.value = lr
+        panel.momentum.value = 0.8
+        panel.momentum.value = 0.85
+    assert compiled == []
+    assert panel._figure._static is static[0] and panel._figure._path_static is static[1]

@@ -11,14 +11,22 @@ from three choices:
 * the front end keeps at most one update in flight and merges the rest while the kernel
   is busy, so a drag never queues a backlog as long as one update is quick.
 
+One learning rate: the panel keeps it (``learning_rate``) at the digits it shows, and the
+slider, the readout, the texts, the summary and the ``%minimize`` line all show that
+number; a slider echo within half a slider step of it never replaces it.  The stability
+bound and "best step" use the curvature met from the current start (see
+:mod:`gradmagic.minimize.run_curvature`), cached per start.
+
 Moving controls never touches the notebook; "Use these values" writes the current
 result's values back.  Errors inside callbacks are shown in the panel's message area.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -26,42 +34,19 @@ import numpy as np
 
 from gradmagic import render
 from gradmagic.errors import GradmagicError
+from gradmagic.lab import panel_html
+from gradmagic.lab.panel_controls import MOMENTUM_DECADES, StartPoint, decades, plot_image, row
 from gradmagic.lab.panel_figure import PanelFigure
-from gradmagic.minimize.curvature import curvature_at
+from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
-from gradmagic.minimize.problem import Problem
+from gradmagic.minimize.problem import Problem, start_difference
 from gradmagic.minimize.result import MinimizeResult, magic_line
-from gradmagic.minimize.step_size import StepSizeAdvice
+from gradmagic.minimize.run_curvature import CurvatureMet
+from gradmagic.minimize.step_size import StepSizeAdvice, lr_text, rounded
 
 PANEL_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "lbfgs")
-LR_RANGE = (-5.0, 1.0)  # log10 of the slider's ends
-_SLIDER_WIDTH = 420  # px of the slider track, so the stability marker lines up under it
-_DESCRIPTION_WIDTH = 110
-
-
-def _fraction(lr: float) -> float:
-    low, high = LR_RANGE
-    return min(max((math.log10(lr) - low) / (high - low), 0.0), 1.0)
-
-
-class StartPoint(widgets.HBox):
-    """One number field per scalar variable; ``values`` reads them in variable order."""
-
-    def __init__(self, names: tuple[str, ...], values: tuple[Any, ...]) -> None:
-        self.fields = {
-            name: widgets.FloatText(
-                value=float(value),
-                description=f"{name}₀",
-                layout=widgets.Layout(width="150px"),
-                style={"description_width": "30px"},
-            )
-            for name, value in zip(names, values, strict=True)
-        }
-        super().__init__(children=list(self.fields.values()))
-
-    @property
-    def values(self) -> tuple[float, ...]:
-        return tuple(field.value for field in self.fields.values())
+LR_RANGE = (-5.0, 1.0)  # log10 of the slider's ends (widened to hold a rate outside)
+LR_STEP = 0.01  # decades per slider step; the rate itself is never snapped to it
 
 
 class OptimizerPanel(widgets.VBox):
@@ -87,82 +72,127 @@ class OptimizerPanel(widgets.VBox):
                 "for arrays use %minimize without --widgets."
             )
         spec = resolve_optimizer(optimizer)
-        self.curvature = curvature_at(
-            problem.objective, problem.start, problem.aux(), cache_key=problem.cache_key
+        self.met = CurvatureMet(problem)
+        self.learning_rate = rounded(lr)
+        exponent = math.log10(self.learning_rate)
+        self.lr_range = (
+            min(LR_RANGE[0], math.floor(exponent)),
+            max(LR_RANGE[1], math.ceil(exponent)),
         )
-        description = {"description_width": f"{_DESCRIPTION_WIDTH}px"}
         self.lr = widgets.FloatLogSlider(
-            value=lr,
+            value=self.learning_rate,
             base=10,
-            min=LR_RANGE[0],
-            max=LR_RANGE[1],
-            step=0.05,
-            description="learning rate",
-            readout_format=".3g",
-            style=description,
-            layout=widgets.Layout(width=f"{_SLIDER_WIDTH + _DESCRIPTION_WIDTH + 80}px"),
+            min=self.lr_range[0],
+            max=self.lr_range[1],
+            step=LR_STEP,
+            readout=False,
+            layout=widgets.Layout(width="100%", margin="0"),
+        )
+        self.lr_readout = widgets.Text(
+            value=lr_text(self.learning_rate),
+            continuous_update=False,
+            layout=widgets.Layout(width="90px"),
+            tooltip="type a learning rate",
         )
         choices = list(PANEL_OPTIMIZERS) + (
             [spec.name] if spec.name not in PANEL_OPTIMIZERS else []
         )
+        description = {"description_width": "80px"}
         self.optimizer = widgets.Dropdown(
-            options=choices, value=spec.name, description="optimizer", style=description
+            options=choices,
+            value=spec.name,
+            description="optimizer",
+            style=description,
+            layout=widgets.Layout(width="230px"),
         )
         self.steps = widgets.BoundedIntText(
-            value=steps, min=1, max=100_000, description="steps", style=description
+            value=steps,
+            min=1,
+            max=100_000,
+            description="steps",
+            style=description,
+            layout=widgets.Layout(width="230px"),
         )
-        self.momentum = widgets.FloatSlider(
-            value=momentum if momentum is not None else (spec.default_momentum or 0.9),
+        beta = rounded(momentum if momentum is not None else (spec.default_momentum or 0.9))
+        self.momentum = widgets.BoundedFloatText(
+            value=beta,
             min=0.0,
-            max=0.999,
+            max=0.9999,
             step=0.001,
             description=spec.momentum_name or "momentum",
-            readout_format=".3f",
             style=description,
+            layout=widgets.Layout(width="170px"),
         )
+        self.momentum_scale = widgets.FloatSlider(
+            value=decades(beta),
+            min=0.0,
+            max=MOMENTUM_DECADES,
+            step=0.01,
+            readout=False,
+            tooltip="-log10(1-β): 1 is 0.9, 2 is 0.99, 3 is 0.999",
+            layout=widgets.Layout(flex="1 1 160px", min_width="120px"),
+        )
+        self.momentum_box = row(self.momentum, self.momentum_scale, flex="1 1 330px")
         self.start = StartPoint(problem.variables, problem.start)
         self.best_step = widgets.Button(
             description="best step",
-            tooltip="lr = 2/(λmin+λmax) of the Hessian at the start: the fastest stable SGD rate on a quadratic",
+            tooltip="lr = 2/(λmin+λmax) of the curvature met from the start, checked by a run",
         )
         self.use = widgets.Button(description="Use these values", button_style="primary")
+        self.style = widgets.HTML(panel_html.STYLE, layout=widgets.Layout(display="none"))
         self.stability = widgets.HTML()
-        self.marker = widgets.HTML()
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(width="760px"))
-        self.summary = widgets.HTML()
-        self.line = widgets.HTML()
+        self.marker = widgets.HTML(layout=widgets.Layout(width="100%", margin="0"))
+        self.plot, self.path_plot = plot_image("gm-plot"), plot_image("gm-path")
+        self.summary = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
+        self.line = widgets.HTML(layout=widgets.Layout(max_width="100%"))
         self.message = widgets.HTML()
         self.result: MinimizeResult | None = None
+        self.curvature: Curvature | None = None
         self._figure = PanelFigure(problem)
+        self._quiet = False  # set while the panel adjusts its own controls
+        track = widgets.VBox(
+            [self.lr, self.marker], layout=widgets.Layout(flex="1 1 200px", min_width="150px")
+        )
         super().__init__(
             children=[
-                self.lr,
-                self.marker,
+                self.style,
+                row(
+                    widgets.Label("learning rate", layout=widgets.Layout(width="95px")),
+                    track,
+                    self.lr_readout,
+                ),
                 self.stability,
-                widgets.HBox([self.optimizer, self.momentum]),
-                widgets.HBox([self.steps, self.best_step]),
+                row(self.optimizer, self.momentum_box),
+                row(self.steps, self.best_step),
                 self.start,
-                self.plot,
+                row(self.plot, self.path_plot),  # side by side, stacked when narrow
                 self.summary,
                 self.line,
                 widgets.HBox([self.use]),
                 self.message,
-            ]
+            ],
+            layout=widgets.Layout(max_width="100%"),
         )
         for widget, name in (
             (self, "gm-panel"),
             (self.lr, "gm-lr"),
+            (self.lr_readout, "gm-lr-readout"),
             (self.optimizer, "gm-optimizer"),
-            (self.plot, "gm-plot"),
+            (self.momentum_scale, "gm-momentum"),
             (self.summary, "gm-summary"),
             (self.stability, "gm-stability"),
+            (self.marker, "gm-marker-row"),
+            (self.line, "gm-line"),
             (self.message, "gm-message"),
         ):
             widget.add_class(name)  # stable hooks for styling and the browser tests
-        for control in (self.lr, self.steps, self.momentum, *self.start.fields.values()):
+        for control in (self.steps, *self.start.fields.values()):
             control.observe(self._on_change, names="value")
+        self.lr.observe(self._on_slider, names="value")
+        self.lr_readout.observe(self._on_readout, names="value")
+        self.momentum.observe(self._on_momentum, names="value")
+        self.momentum_scale.observe(self._on_momentum_scale, names="value")
         self.optimizer.observe(self._on_optimizer, names="value")
-        self._switching = False  # set while a switch of optimizer adjusts other controls
         self.best_step.on_click(self._on_best_step)
         self.use.on_click(self._on_use)
         self.recompute()
@@ -172,57 +202,68 @@ class OptimizerPanel(widgets.VBox):
         """Run the current settings, then redraw; errors land in the message area."""
         try:
             spec = resolve_optimizer(self.optimizer.value)
-            self.momentum.layout.display = None if spec.momentum_name else "none"
+            self.momentum_box.layout.display = None if spec.momentum_name else "none"
             self.momentum.description = spec.momentum_name or "momentum"
-            self.lr.disabled = not spec.uses_lr  # L-BFGS: the line search picks each step
-            momentum = self.momentum.value if spec.momentum_name else None
+            self.lr.disabled = self.lr_readout.disabled = not spec.uses_lr  # L-BFGS
+            momentum = self.momentum_value if spec.momentum_name else None
+            start = self.start.values
             self.result = self.problem.solve(
                 optimizer=spec.name,
-                lr=self.lr.value,
+                lr=self.learning_rate,
                 steps=self.steps.value,
                 momentum=momentum,
                 tol=self._tol,
-                start=self.start.values,
+                start=start,
+                curvature=self.met.for_start(start, self.steps.value),  # cached per start
             )
+            self.result.in_panel = True
+            self.curvature = self._curvature_now(start)
             advice = self.advice(spec)
-            self.marker.value = self._marker_html(advice)
-            self.stability.value = self._stability_html(advice)
-            self.summary.value = self.result._repr_html_()
-            self.line.value = (
-                '<code style="user-select:all">'
-                + html.escape(
-                    magic_line(
-                        self.problem.label,
-                        self.problem.variables,
-                        spec.name,
-                        self.lr.value,
-                        self.steps.value,
-                        momentum,
-                        self._tol,
-                    )
-                )
-                + "</code>"
+            if self.result.diverged:
+                self.result.advice = advice  # the same numbers as the marker and the text
+            self.marker.value = panel_html.marker_html(advice, *self.lr_range)
+            self.stability.value = panel_html.stability_html(advice, self.learning_rate)
+            self.summary.value = self.result._repr_html_() + panel_html.edge_note(
+                advice, self.learning_rate, self.result.diverged
             )
-            self.plot.value = self._figure.draw(self.result)
+            line = magic_line(
+                self.problem.label,
+                self.problem.variables,
+                spec.name,
+                self.learning_rate,
+                self.steps.value,
+                momentum,
+                self._tol,
+                start_difference(self.problem, start),
+            )
+            self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
+            trial = self.met.trial(start, self.steps.value)
+            self.plot.value, path = self._figure.draw(self.result, trial)
+            self.path_plot.value = path or b""
+            self.path_plot.layout.display = None if path else "none"
             self.message.value = ""
         except GradmagicError as error:
-            self.message.value = f'<span style="color:#b00">{html.escape(str(error))}</span>'
+            self.message.value = panel_html.warning(str(error))
         except Exception as error:  # a dead panel helps nobody: say what happened
-            self.message.value = (
-                f'<span style="color:#b00">{html.escape(type(error).__name__)}: '
-                f"{html.escape(str(error))}</span>"
-            )
+            self.message.value = panel_html.warning(f"{type(error).__name__}: {error}")
         return self.result
 
-    @property
-    def lambda_min(self) -> float:
-        """The smallest Hessian eigenvalue at the start."""
-        return self.curvature.lambda_min
+    def _curvature_now(self, start: tuple[float, ...]) -> Curvature:
+        """The curvature met from this start (cached) and along the current run."""
+        met = self.met.for_start(start, self.steps.value)
+        if self.result is not None and len(self.result.run.path):
+            met = met.most_curved(self.met.along(self.result.run, "this run"))
+        return met
 
     @property
-    def lambda_max(self) -> float:
-        """The largest Hessian eigenvalue at the start."""
-        return self.curvature.lambda_max
+    def momentum_value(self) -> float:
+        """The momentum the runs use: the field's value at the digits shown."""
+        return rounded(self.momentum.value)
+
+    @property
+    def line_text(self) -> str:
+        """The ``%minimize`` line under the plot, as plain text."""
+        return html.unescape(self.line.value.split(">", 1)[1].rsplit("<", 1)[0])
 
     @property
     def bound(self) -> float:
@@ -233,45 +274,102 @@ class OptimizerPanel(widgets.VBox):
     def advice(self, spec: OptimizerSpec | None = None) -> StepSizeAdvice:
         """The step-size rules for the chosen optimizer and momentum at this curvature."""
         spec = spec or resolve_optimizer(self.optimizer.value)
-        momentum = self.momentum.value if spec.momentum_name else None
+        momentum = self.momentum_value if spec.momentum_name else None
         return StepSizeAdvice.for_optimizer(self.curvature, spec, momentum)
 
+    def set_lr(self, value: float) -> None:
+        """Set the learning rate (rounded to the digits shown) and rerun."""
+        if not value > 0 or not math.isfinite(value):
+            raise GradmagicError(f"The learning rate must be a positive number, got {value}.")
+        self.learning_rate = rounded(value)
+        with self._adjusting():
+            low, high = (10**end for end in self.lr_range)
+            self.lr.value = min(max(self.learning_rate, low), high)
+            self.lr_readout.value = lr_text(self.learning_rate)
+        self.recompute()
+
     # ------------------------------------------------------------------ wiring
+    @contextlib.contextmanager
+    def _adjusting(self) -> Iterator[None]:
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+
     def _on_change(self, change: dict[str, Any]) -> None:
-        if not self._switching:
+        if not self._quiet:
             self.recompute()
+
+    def _on_slider(self, change: dict[str, Any]) -> None:
+        """A slider move sets the rate, unless it is the slider's own echo of the rate
+        (the front end snaps a value it is given to its steps)."""
+        if self._quiet:
+            return
+        new = float(change["new"])
+        low = self.lr_range[0]
+        snapped = 10 ** (low + round((math.log10(self.learning_rate) - low) / LR_STEP) * LR_STEP)
+        if math.isclose(new, snapped, rel_tol=1e-6) or math.isclose(new, self.learning_rate):
+            return
+        self.set_lr(new)
+
+    def _on_readout(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        try:
+            value = float(change["new"])
+        except ValueError:
+            value = math.nan
+        if not value > 0 or not math.isfinite(value):
+            self.message.value = panel_html.warning(
+                f"{change['new']!r} is not a learning rate: type a positive number, e.g. 0.01."
+            )
+            with self._adjusting():
+                self.lr_readout.value = lr_text(self.learning_rate)
+            return
+        self.set_lr(value)
+
+    def _on_momentum(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        with self._adjusting():
+            self.momentum_scale.value = decades(float(change["new"]))
+        self.recompute()
+
+    def _on_momentum_scale(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.momentum.value = rounded(1.0 - 10.0 ** -float(change["new"]))
 
     def _on_optimizer(self, change: dict[str, Any]) -> None:
         """A new optimizer starts from its own default momentum/β (0.9 for adam's b1),
         not the previous optimizer's, and recomputes once."""
         spec = resolve_optimizer(change["new"])
         if spec.default_momentum is not None:
-            self._switching = True
-            try:
+            with self._adjusting():
                 self.momentum.value = spec.default_momentum
-            finally:
-                self._switching = False
+                self.momentum_scale.value = decades(spec.default_momentum)
         self.recompute()
 
     def _on_best_step(self, _: Any = None) -> None:
-        """The fastest stable setting on a quadratic with the curvature at the start (for
-        momentum methods, the learning rate and the momentum together)."""
-        advice = self.advice()
-        if advice.best is None:
+        """The fastest stable setting on a quadratic with the curvature met from the start
+        (for momentum methods, the learning rate and the momentum together), checked by a
+        run that does not diverge."""
+        spec = resolve_optimizer(self.optimizer.value)
+        momentum = self.momentum_value if spec.momentum_name else None
+        best = self.met.best_step(spec, momentum, self.start.values, self.steps.value)
+        if best is None:
             self.message.value = html.escape(
-                f"No best-step rule for {advice.name} here: it needs a positive definite "
+                f"No best-step rule for {self.advice().name} here: it needs a positive definite "
                 "Hessian and an optimizer whose steps scale with the gradient (sgd, momentum, "
                 "nesterov)."
             )
             return
-        lr, momentum = advice.best
+        lr, momentum = best
         if momentum is not None:
-            self._switching = True
-            try:
+            with self._adjusting():
                 self.momentum.value = momentum
-            finally:
-                self._switching = False
-        self.lr.value = lr
+                self.momentum_scale.value = decades(momentum)
+        self.set_lr(lr)
 
     def _on_use(self, _: Any = None) -> None:
         result = self.result
@@ -284,23 +382,6 @@ class OptimizerPanel(widgets.VBox):
         self.message.value = f"Wrote {html.escape(written)} to the notebook."
 
     # ------------------------------------------------------------------ display pieces
-    def _marker_html(self, advice: StepSizeAdvice) -> str:
-        bound = advice.bound
-        if bound is None:
-            return ""
-        left = _DESCRIPTION_WIDTH + 12 + _fraction(bound) * _SLIDER_WIDTH
-        return (
-            f'<div style="position:relative;height:16px;font-size:11px;color:#b00">'
-            f'<span style="position:absolute;left:{left:.0f}px">▲ {advice.formula} = '
-            f"{render.number(bound, 3)}</span></div>"
-        )
-
-    def _stability_html(self, advice: StepSizeAdvice) -> str:
-        text = html.escape(advice.stability(self.lr.value))
-        if advice.regime(self.lr.value) in ("edge", "unstable"):
-            return f'<span style="color:#b00">{text}</span>'
-        return text
-
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle

@@ -24,22 +24,52 @@ class PanelFigure:
 
         self.problem = problem
         self.log_labels = FuncFormatter(_plain_log_label)
-        # A fixed layout: constrained layout measures every tick label on every redraw.
-        self.figure = new_figure(9.5, 3.4, layout=None, dpi=80)
-        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.28)
-        self.curve_axes = self.figure.add_subplot(1, 2, 1)
+        # Two figures, one per image, so a narrow output area stacks them at a readable
+        # size.  A fixed layout: constrained layout measures every tick label per redraw.
+        self.figure = new_figure(4.75, 3.4, layout=None, dpi=80)
+        self.figure.subplots_adjust(left=0.17, right=0.96, bottom=0.15, top=0.88)
+        self.curve_axes = self.figure.add_subplot()
         self.curve_axes.set_xlabel("step")
         self.curve_axes.set_ylabel("objective")
         (self.curve,) = self.curve_axes.plot([], [])
-        self.path_axes = (
-            self.figure.add_subplot(1, 2, 2) if len(problem.variables) in (1, 2) else None
-        )
+        self.path_figure = None
+        self.path_axes = None
+        if len(problem.variables) in (1, 2):
+            self.path_figure = new_figure(4.75, 3.4, layout=None, dpi=80)
+            self.path_figure.subplots_adjust(left=0.17, right=0.96, bottom=0.15, top=0.88)
+            self.path_axes = self.path_figure.add_subplot()
         self.path_line = None
-        self.background_for: tuple | None = None
-        self._static: Any = None  # the rendered static parts, for blitting
+        self.end_marker = None
+        # The title moves with each run; not the axes' own title, which an Axes.draw with
+        # it hidden places off the figure
+        self.title = self.curve_axes.text(
+            0.5,
+            1.03,
+            "loss curve",
+            transform=self.curve_axes.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize="large",
+        )
+        self._start_for: tuple | None = None
+        self.curve_frame: tuple | None = None  # (scale, low, high) of the loss curve
+        self.background_for: tuple | None = None  # the path plot's limits
+        self._static: Any = None  # the loss curve's rendered static parts, for blitting
+        self._path_static: Any = None  # the path plot's
 
-    def _background(self, start: tuple[float, ...]) -> None:
-        from gradmagic.plots import draw_contours, evaluate_on
+    def _frame(self, result: MinimizeResult, trial: Any) -> tuple:
+        """Axis limits holding the start, the run's path (up to where it first rose above
+        the start), its end and the trial run's end (the minimum, where known)."""
+        from gradmagic.plots import frame
+
+        names = self.problem.variables
+        columns = [_descent(result.run, i) for i in range(len(names))]
+        if trial is not None:
+            columns = [np.concatenate([c, _descent(trial, i)]) for i, c in enumerate(columns)]
+        return tuple(frame(c) for c in columns)
+
+    def _background(self, limits: tuple, result: MinimizeResult, trial: Any) -> None:
+        from gradmagic.plots import draw_contours, evaluate_on, readable_ticks
 
         axes = self.path_axes
         assert axes is not None
@@ -49,90 +79,248 @@ class PanelFigure:
         def objective(*values: Any) -> Any:
             return self.problem.objective(tuple(values), aux)
 
-        spans = [max(1.0, 1.5 * abs(v)) for v in start]
-        if len(start) == 1:
-            xs = np.linspace(-spans[0], spans[0], 200) + 0.0
-            axes.plot(xs, evaluate_on(objective, xs), color="gray")
+        start = [float(result.start[n]) for n in self.problem.variables]
+        minimum = _minimum(trial)
+        if len(limits) == 1:
+            xs = np.linspace(*limits[0], 200)
+            ys = evaluate_on(objective, xs)
+            axes.plot(xs, ys, color="gray")
+            axes.set_xlim(*limits[0])
+            finite = ys[np.isfinite(ys)]
+            low, high = float(finite.min()), float(finite.max())
+            pad = 0.08 * (high - low or 1.0)
+            axes.set_ylim(low - pad, high + pad)
             axes.set_xlabel(self.problem.variables[0])
             axes.set_ylabel(self.problem.label)
-            (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
+            at = [objective(v) for v in start]
+            axes.plot(start, at, "o", color="black", label="start")
+            if minimum is not None:
+                axes.plot(
+                    minimum[:1],
+                    [float(objective(minimum[0]))],
+                    "*",
+                    color="C2",
+                    ms=10,
+                    label="minimum",
+                )
         else:
-            spans0, spans1 = (-spans[0], spans[0]), (-spans[1], spans[1])
-            draw_contours(axes, objective, spans0, spans1, 50, levels=15, linewidths=0.7)
+            draw_contours(axes, objective, limits[0], limits[1], 50, levels=15, linewidths=0.7)
+            axes.set_xlim(*limits[0])
+            axes.set_ylim(*limits[1])
             axes.set_xlabel(self.problem.variables[0])
             axes.set_ylabel(self.problem.variables[1])
-            (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
-            axes.set_xlim(-spans[0], spans[0])
-            axes.set_ylim(-spans[1], spans[1])
-        axes.set_title("path")
-        self.background_for = start
+            axes.plot(start[:1], start[1:], "o", color="black", label="start")
+            if minimum is not None:
+                axes.plot(minimum[:1], minimum[1:], "*", color="C2", ms=10, label="minimum")
+        (self.path_line,) = axes.plot([], [], ".-", markersize=3, color="C1")
+        (self.end_marker,) = axes.plot([], [], "X", color="C3", ms=8, label="end")
+        # The legend sits above the axes, beside the title: never over the path
+        axes.legend(
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+            borderaxespad=0.1,
+            handletextpad=0.3,
+            columnspacing=0.8,
+        )
+        readable_ticks(axes)
+        axes.set_title("path", loc="left")
+        self.background_for = limits
+        self._path_static = None
 
-    def draw(self, result: MinimizeResult) -> bytes:
-        """Update the artists and render: static parts come from a cached buffer (blitting)."""
+    def draw(self, result: MinimizeResult, trial: Any = None) -> tuple[bytes, bytes | None]:
+        """Update the moving artists and render them over the cached static parts
+        (blitting).  The static parts (axes, ticks, contours) are redrawn only when the
+        start or the number of steps changes or a run leaves the frame, which is then grown
+        generously, so a new learning rate or momentum redraws four artists.  ``trial`` (a
+        run reaching the minimum from the same start) helps frame the path.  Returns the
+        loss curve's PNG and the path's (None without a path plot)."""
         history = np.asarray(result.history, dtype=float)
-        finite = np.isfinite(history)
-        steps = np.arange(len(history))
-        self.curve.set_data(steps[finite], history[finite])
-        axes = self.curve_axes
-        axes.set_yscale("linear")
-        axes.relim()
-        axes.autoscale_view()
-        if (
-            finite.any()
-            and history[finite].min() > 0
-            and history[finite].max() > 100 * history[finite].min()
-        ):
-            from matplotlib.ticker import LogLocator, NullLocator
+        start = tuple(float(result.start[n]) for n in self.problem.variables)
+        if self._start_for != (start, result.run.requested_steps):
+            self._start_for = (start, result.run.requested_steps)
+            self.curve_frame = None
+            self.background_for = None
+        self._draw_curve(result, history)
+        if self.path_axes is not None and result.path:
+            self._draw_path(result, history, trial)
+        curve, self._static = _render(self.figure, self._static, [self.curve, self.title])
+        if self.path_figure is None or self.path_line is None:
+            return curve, None
+        moving = [self.path_line, self.end_marker]
+        path, self._path_static = _render(self.path_figure, self._path_static, moving)
+        return curve, path
 
-            axes.set_yscale("log")
-            axes.yaxis.set_major_locator(LogLocator(numticks=6))
-            axes.yaxis.set_minor_locator(NullLocator())
-            # Plain "1e-03" labels: mathtext's 10^x layout is the slowest part of a redraw.
-            axes.yaxis.set_major_formatter(self.log_labels)
+    def _draw_curve(self, result: MinimizeResult, history: np.ndarray) -> None:
+        frame = self.curve_frame
+        values = _descent_values(history)
+        if frame is None or not _fits(values, frame):
+            frame = _curve_frame(values, frame)
+            self._set_curve_frame(frame, result.run.requested_steps)
+        scale, low, _ = frame
+        finite = np.isfinite(history)
+        shown = history[finite]
+        if scale == "log":
+            # 0 and values far below the start sit on the floor, just above the axis
+            shown = np.maximum(shown, low * 1.5)
+        self.curve.set_data(np.arange(len(history))[finite], shown)
+        reached = np.nonzero(finite & (history <= 0))[0] if scale == "log" else []
         title = "loss curve"
         if result.diverged:
             title += f": diverged at step {result.diverged_at}"
-        axes.set_title(title, color="#b00" if result.diverged else "black")
-        if self.path_axes is not None and result.path:
-            start = tuple(float(result.start[n]) for n in self.problem.variables)
-            if self.background_for != start:
-                self._background(start)
-                self._static = None
-            columns = [np.asarray(result.path[n], dtype=float) for n in self.problem.variables]
-            keep = np.all([np.isfinite(c) for c in columns], axis=0)
-            if len(columns) == 1:
-                # history[k] is the objective at path[k]: no need to evaluate it again
-                self.path_line.set_data(columns[0][keep], history[keep])
-            else:
-                self.path_line.set_data(columns[0][keep], columns[1][keep])
-        return self._render()
+        elif len(reached):
+            title += f": reached 0 at step {int(reached[0])}"
+        self.title.set_text(title)
+        self.title.set_color("#b00" if result.diverged else "black")
 
-    def _render(self) -> bytes:
-        import io
+    def _set_curve_frame(self, frame: tuple, steps: int) -> None:
+        from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from PIL import Image
+        scale, low, high = frame
+        axes = self.curve_axes
+        axes.set_yscale(scale)
+        axes.set_xlim(-0.02 * steps, 1.02 * steps)
+        axes.set_ylim(low, high)
+        axes.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+        if scale == "log":
+            axes.yaxis.set_major_locator(LogLocator(numticks=6))
+            axes.yaxis.set_minor_locator(NullLocator())
+            # Plain "1e-03" labels: mathtext's 10^x layout is slow.
+            axes.yaxis.set_major_formatter(self.log_labels)
+        else:
+            axes.yaxis.set_major_locator(MaxNLocator(5))
+        self.curve_frame = frame
+        self._static = None
 
-        canvas = self.figure.canvas
-        if not isinstance(canvas, FigureCanvasAgg):
-            canvas = FigureCanvasAgg(self.figure)
-        if self._static is None:
-            # Everything but the moving parts, drawn once per start point.
-            self.curve_axes.set_visible(False)
-            if self.path_line is not None:
-                self.path_line.set_visible(False)
-            canvas.draw()
-            self._static = canvas.copy_from_bbox(self.figure.bbox)
-            self.curve_axes.set_visible(True)
-            if self.path_line is not None:
-                self.path_line.set_visible(True)
-        canvas.restore_region(self._static)
-        renderer = canvas.get_renderer()
-        self.curve_axes.draw(renderer)
-        if self.path_line is not None and self.path_axes is not None:
-            self.path_axes.draw_artist(self.path_line)
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(
-            buffer, format="png", compress_level=1
-        )
-        return buffer.getvalue()
+    def _draw_path(self, result: MinimizeResult, history: np.ndarray, trial: Any) -> None:
+        limits = self.background_for
+        if limits is None:
+            self._background(self._frame(result, trial), result, trial)
+        elif _outside(result.run, limits):
+            # grown generously, so the next few learning rates stay inside
+            self._background(_grown(limits, self._frame(result, None)), result, trial)
+        columns = [np.asarray(result.path[n], dtype=float) for n in self.problem.variables]
+        keep = np.all([np.isfinite(c) for c in columns], axis=0)
+        if len(columns) == 1:
+            # history[k] is the objective at path[k]: no need to evaluate it again
+            self.path_line.set_data(columns[0][keep], history[keep])
+        else:
+            self.path_line.set_data(columns[0][keep], columns[1][keep])
+        ends = np.nonzero(keep)[0]
+        if ends.size:
+            last = ends[-1]
+            y = history[last] if len(columns) == 1 else columns[1][last]
+            self.end_marker.set_data([columns[0][last]], [y])
+
+
+def _render(figure: Any, static: Any, moving: list) -> tuple[bytes, Any]:
+    """``figure`` as PNG: its static parts from ``static`` (drawn once and returned when
+    None), the ``moving`` artists drawn over them (blitting)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = figure.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(figure)
+    if static is None:
+        for artist in moving:
+            artist.set_visible(False)
+        canvas.draw()
+        static = canvas.copy_from_bbox(figure.bbox)
+        for artist in moving:
+            artist.set_visible(True)
+    canvas.restore_region(static)
+    for artist in moving:
+        artist.axes.draw_artist(artist)
+    buffer = io.BytesIO()
+    # RGB: the figure is opaque, and a quarter less to compress; zlib's run-length
+    # strategy (3) is about as small and faster on flat plot colours
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
+        buffer, format="png", compress_level=1, compress_type=3
+    )
+    return buffer.getvalue(), static
+
+
+def _descent(run: Any, i: int) -> np.ndarray:
+    """Variable ``i`` along ``run`` up to where the objective first rose above its start."""
+    history = np.asarray(run.history, dtype=float)
+    column = np.asarray(run.path[i], dtype=float)
+    bad = np.nonzero(~np.isfinite(history) | (history > history[0]))[0]
+    return column[: bad[0] if bad.size else len(column)]
+
+
+def _outside(run: Any, limits: tuple) -> bool:
+    """Whether the run's descending part leaves the frame ``limits``."""
+    for i, (low, high) in enumerate(limits):
+        column = _descent(run, i)
+        if column.size and (column.min() < low or column.max() > high):
+            return True
+    return False
+
+
+def _minimum(trial: Any) -> list[float] | None:
+    """The end of a trial run that converged (small gradient), else None."""
+    if trial is None or trial.diverged_at is not None or not trial.grad_norm < 1e-3:
+        return None
+    return [float(np.asarray(v)) for v in trial.values]
+
+
+def _grown(old: tuple, new: tuple) -> tuple:
+    """Limits holding ``old`` and ``new``, each span doubled about its middle."""
+    grown = []
+    for (low0, high0), (low1, high1) in zip(old, new, strict=True):
+        low, high = min(low0, low1), max(high0, high1)
+        middle, half = (low + high) / 2, high - low
+        grown.append((middle - half, middle + half))
+    return tuple(grown)
+
+
+def _descent_values(history: np.ndarray) -> np.ndarray:
+    """The objective up to where it first became non-finite or rose above its start."""
+    if not history.size or not np.isfinite(history[0]):
+        return history[:0]
+    bad = np.nonzero(~np.isfinite(history) | (history > history[0]))[0]
+    return history[: bad[0] if bad.size else len(history)]
+
+
+FLOOR = 1e-12  # a log-scale loss curve shows 12 decades below the start at most
+
+
+def _fits(values: np.ndarray, frame: tuple) -> bool:
+    """Whether the descending part of a loss curve shows well in ``frame``."""
+    scale, low, high = frame
+    if not values.size:
+        return True
+    if scale == "linear":
+        return bool(values.min() >= low and values.max() <= high)
+    positive = values[values > 0]
+    floored = low <= FLOOR * values[0] or not positive.size or positive.min() >= 2 * low
+    return bool(values.min() >= 0 and values.max() <= high and floored)
+
+
+def _curve_frame(values: np.ndarray, previous: tuple | None) -> tuple:
+    """``(scale, low, high)`` for a loss curve: a log scale where it spans decades or
+    reaches 0, with room for a couple more decades below (limits never shrink while the
+    start is the same, so the frame changes rarely)."""
+    if not values.size:
+        return previous or ("linear", 0.0, 1.0)
+    top, positive = float(values[0]), values[values > 0]
+    wide = positive.size and (positive.size < values.size or positive.max() > 100 * positive.min())
+    was_log = previous is not None and previous[0] == "log"
+    if top > 0 and values.min() >= 0 and (wide or was_log):
+        # 6 decades below the start, or 12 where the run goes further: one frame for
+        # most learning rates, so the axes are redrawn rarely
+        deep = positive.size < values.size or positive.min() < 1e-6 * top
+        low = top * (FLOOR if deep else 1e-6) / 2
+        if was_log:
+            low = min(low, previous[1])
+        return "log", low, 2 * top
+    low, high = float(values.min()), float(values.max())
+    span = high - low or abs(high) or 1.0
+    if previous is not None and previous[0] == "linear":
+        return "linear", min(low - 0.5 * span, previous[1]), max(high + 0.08 * span, previous[2])
+    return "linear", low - 0.08 * span, high + 0.08 * span

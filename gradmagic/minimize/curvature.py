@@ -16,12 +16,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from gradmagic.minimize.validation import as_variables
 from gradmagic.program_cache import ProgramCache, arguments_key
 
+ALONG_BATCH = 16  # points per vectorised curvature call (see curvature_along)
 DENSE_HESSIAN_LIMIT = 1_000  # above this many numbers, eigenvalues come from power iteration
 PROGRAMS = ProgramCache()
 
@@ -38,6 +40,14 @@ class Curvature:
     def finite(self) -> bool:
         return math.isfinite(self.lambda_min) and math.isfinite(self.lambda_max)
 
+    def most_curved(self, other: Curvature) -> Curvature:
+        """The larger λmax of the two (with its ``where``) and the smaller positive λmin:
+        a bound that holds at both points, and the slowest direction met."""
+        top = other if other.lambda_max > self.lambda_max else self
+        lows = [c.lambda_min for c in (self, other) if c.lambda_min > 0]
+        low = min(lows) if lows else min(self.lambda_min, other.lambda_min)
+        return Curvature(low, top.lambda_max, top.where)
+
 
 def curvature_at(
     objective: Callable[[tuple, Any], Any],
@@ -53,6 +63,35 @@ def curvature_at(
     extremes = PROGRAMS.get_or_build(key, lambda: _hessian_extremes(objective, params))
     lo, hi = (float(v) for v in extremes(params, aux))
     return Curvature(lo, hi)
+
+
+def curvature_along(
+    objective: Callable[[tuple, Any], Any],
+    points: Sequence[Any],
+    aux: Any = (),
+    *,
+    cache_key: Hashable | None = None,
+) -> list[Curvature]:
+    """The extreme Hessian eigenvalues at each of ``points`` (variable tuples), in one
+    vectorised call.  The points are padded to a multiple of :data:`ALONG_BATCH` so the
+    compiled program is reused whatever their number."""
+    rows = [as_variables(tuple(point), None) for point in points]
+    count = len(rows)
+    padded = rows + [rows[-1]] * (-count % ALONG_BATCH)
+    # stacked in numpy: jnp.stack dispatches one small program per leaf, a cost that
+    # would dominate a panel update
+    batch = jax.tree_util.tree_map(
+        lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *padded
+    )
+    identity = objective if cache_key is None else cache_key
+    key = (identity, arguments_key(rows[0], aux), "hessian-along", len(padded))
+    extremes = PROGRAMS.get_or_build(
+        key, lambda: jax.jit(jax.vmap(_hessian_extremes(objective, rows[0]), in_axes=(0, None)))
+    )
+    lows, highs = jax.device_get(extremes(batch, aux))
+    return [
+        Curvature(float(lo), float(hi)) for lo, hi in zip(lows[:count], highs[:count], strict=False)
+    ]
 
 
 def _hessian_extremes(objective: Callable, params: tuple) -> Callable:

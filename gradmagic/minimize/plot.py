@@ -6,28 +6,59 @@ from typing import Any
 
 import numpy as np
 
-from gradmagic.plots import Plot, draw_contours, evaluate_on, new_figure
+from gradmagic.plots import Plot, draw_contours, evaluate_on, frame, new_figure, readable_ticks
 
 
-def _path_extent(paths: list[np.ndarray], center: float) -> tuple[float, float]:
-    finite = np.concatenate([p[np.isfinite(p)] for p in paths] + [np.array([center])])
-    low, high = float(finite.min()), float(finite.max())
-    span = max(high - low, 1e-3 * max(1.0, abs(center)), 0.5)
-    return low - 0.25 * span, high + 0.25 * span
+def _descent(run: Any, column: np.ndarray) -> np.ndarray:
+    """``column`` of a run's path up to where its objective first became non-finite or
+    rose above its start: a diverging run's blown-up points would swamp the frame."""
+    history = np.asarray(run.history, dtype=float)
+    if not history.size or not np.isfinite(history[0]):
+        return column[:1]
+    bad = np.nonzero(~np.isfinite(history) | (history > history[0]))[0]
+    return column[: max(int(bad[0]), 1) if bad.size else len(column)]
+
+
+def _minimum(results: list[Any]) -> list[float] | None:
+    """The end of a run that converged (small gradient), where one did: a known minimum."""
+    for result in results:
+        if not result.diverged and result.grad_norm < 1e-3:
+            return [float(np.asarray(v)) for v in result.values.values()]
+    return None
+
+
+def _loss_curves(curves: Any, results: list[Any]) -> None:
+    """Each run's objective per step; a log scale where it spans decades or reaches 0
+    (0 drawn on a floor 12 decades below the start at most)."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    histories = [np.asarray(r.history, dtype=float) for r in results]
+    finite = np.concatenate([h[np.isfinite(h)] for h in histories])
+    positive = finite[finite > 0]
+    logarithmic = (
+        positive.size > 1
+        and finite.min() >= 0
+        and (positive.size < finite.size or positive.max() > 100 * positive.min())
+    )
+    floor = max(positive.min(), 1e-12 * positive.max()) / 10 if logarithmic else None
+    for result, history in zip(results, histories, strict=True):
+        shown = history if floor is None else np.maximum(history, floor)
+        curves.plot(np.arange(len(history)), shown, label=result.optimizer)
+    if logarithmic:
+        curves.set_yscale("log")
+        curves.yaxis.set_major_locator(LogLocator(numticks=6))
+    else:
+        curves.yaxis.set_major_locator(MaxNLocator(5))
+    curves.xaxis.set_major_locator(MaxNLocator(5, integer=True))
 
 
 def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: bool) -> None:
-    """Loss curves (left) and, for one or two scalar variables, paths (right)."""
+    """Loss curves (left) and, for one or two scalar variables, paths (right), framed on
+    the paths, the start, the ends and a known minimum, with start/end markers."""
     scalar = all(np.shape(value) == () for value in problem.start)
     show_path = with_path and scalar and len(problem.variables) in (1, 2)
     curves = figure.add_subplot(1, 2 if show_path else 1, 1)
-    for result in results:
-        history = np.asarray(result.history, dtype=float)
-        curves.plot(np.arange(len(history)), history, label=result.optimizer)
-    finite = np.concatenate([np.asarray(r.history, dtype=float) for r in results])
-    finite = finite[np.isfinite(finite)]
-    if finite.size and finite.min() > 0 and finite.max() / max(finite.min(), 1e-300) > 100:
-        curves.set_yscale("log")
+    _loss_curves(curves, results)
     curves.set_xlabel("step")
     curves.set_ylabel("objective")
     diverged = [r for r in results if r.diverged]
@@ -46,30 +77,51 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         return problem.objective(tuple(values), aux)
 
     names = problem.variables
+    runs = [r for r in results if r.path]
+    start = [float(np.asarray(v)) for v in problem.start]
+    minimum = _minimum(runs)
+    limits = []
+    for i, name in enumerate(names):
+        parts = [_descent(r.run, np.asarray(r.path[name], dtype=float)) for r in runs]
+        parts.append(np.array([start[i]] + ([minimum[i]] if minimum else [])))
+        limits.append(frame(np.concatenate(parts)))
     if len(names) == 1:
-        paths = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
-        low, high = _path_extent(paths, float(problem.start[0]))
-        xs = np.linspace(low, high, 200)
-        axes.plot(xs, evaluate_on(objective, xs), color="gray")
-        for result, path in zip(results, paths, strict=False):
+        xs = np.linspace(*limits[0], 200)
+        ys = evaluate_on(objective, xs)
+        axes.plot(xs, ys, color="gray")
+        low, high = float(np.nanmin(ys)), float(np.nanmax(ys))
+        pad = 0.08 * (high - low or 1.0)
+        axes.set_ylim(low - pad, high + pad)
+        axes.plot(start, [float(objective(start[0]))], "o", color="black", label="start")
+        if minimum:
+            axes.plot(
+                minimum, [float(objective(minimum[0]))], "*", color="C2", ms=11, label="minimum"
+            )
+        for k, result in enumerate(runs):
+            path = np.asarray(result.path[names[0]], dtype=float)
             # history[k] is the objective at path[k]: no need to evaluate it again
-            axes.plot(path, result.history, ".-", markersize=3, label=result.optimizer)
-        axes.set_xlabel(names[0])
+            axes.plot(
+                path, result.history, ".-", markersize=3, color=f"C{k}", label=result.optimizer
+            )
+            axes.plot(path[-1:], np.asarray(result.history)[-1:], "X", color=f"C{k}", ms=8)
         axes.set_ylabel(problem.label)
     else:
-        paths0 = [np.asarray(r.path[names[0]], dtype=float) for r in results if r.path]
-        paths1 = [np.asarray(r.path[names[1]], dtype=float) for r in results if r.path]
-        low0, high0 = _path_extent(paths0, float(problem.start[0]))
-        low1, high1 = _path_extent(paths1, float(problem.start[1]))
-        draw_contours(axes, objective, (low0, high0), (low1, high1), 60, levels=20, linewidths=0.8)
-        for result, p0, p1 in zip(results, paths0, paths1, strict=False):
-            axes.plot(p0, p1, ".-", markersize=3, label=result.optimizer)
-        axes.plot([float(problem.start[0])], [float(problem.start[1])], "o", color="black")
-        axes.set_xlabel(names[0])
+        draw_contours(axes, objective, limits[0], limits[1], 60, levels=20, linewidths=0.8)
+        axes.plot(start[:1], start[1:], "o", color="black", label="start")
+        if minimum:
+            axes.plot(minimum[:1], minimum[1:], "*", color="C2", ms=11, label="minimum")
+        for k, result in enumerate(runs):
+            p0, p1 = (np.asarray(result.path[n], dtype=float) for n in names)
+            axes.plot(p0, p1, ".-", markersize=3, color=f"C{k}", label=result.optimizer)
+            axes.plot(p0[-1:], p1[-1:], "X", color=f"C{k}", ms=8)
+        axes.set_ylim(*limits[1])
         axes.set_ylabel(names[1])
+    axes.set_xlim(*limits[0])
+    axes.set_xlabel(names[0])
+    axes.plot([], [], "X", color="gray", ms=8, label="end")
+    readable_ticks(axes)
     axes.set_title("path")
-    if len(results) > 1:
-        axes.legend()
+    axes.legend(fontsize=8, framealpha=0.7)
 
 
 def minimization_plot(problem: Any, results: list[Any], with_path: bool) -> Plot:

@@ -16,8 +16,8 @@ in the notebook and re-running reuses the compiled program.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, analyse_cell
@@ -38,6 +38,39 @@ class Problem:
     start: tuple[Any, ...]
     dynamic: tuple[str, ...]  # other floating names read: passed as arguments
     cache_key: tuple
+    notebook_start: tuple[Any, ...] | None = None  # the notebook's values, when ``start`` differs
+
+    def starting_at(self, values: Mapping[str, float]) -> Problem:
+        """The same problem from other starting values (``--start x=4,y=0.5``); variables
+        not named keep the notebook's values."""
+        import numpy as np
+
+        for name in values:
+            if name not in self.variables:
+                raise GradmagicError(
+                    f"--start {name}=…: {name} is not a variable being optimised "
+                    f"(--wrt {','.join(self.variables)}); start only those."
+                )
+        start = []
+        for name, value in zip(self.variables, self.start, strict=True):
+            if name not in values:
+                start.append(value)
+            elif np.shape(value) != ():
+                raise GradmagicError(
+                    f"--start {name}=…: {name} has shape {np.shape(value)}; --start sets "
+                    "scalar variables only (assign the array in the notebook instead)."
+                )
+            elif isinstance(value, float):
+                start.append(float(values[name]))
+            else:
+                start.append(np.asarray(values[name], dtype=np.asarray(value).dtype))
+        return replace(self, start=tuple(start), notebook_start=self.start)
+
+    @property
+    def moved_start(self) -> dict[str, float]:
+        """The ``--start`` values that reproduce ``start`` from the notebook (only those
+        that differ), or ``{}``."""
+        return start_difference(self, self.start)
 
     def objective(self, params: tuple, aux: dict[str, Any]) -> Any:
         """The objective as ``f(params, aux)``, the form the optimisation engine takes."""
@@ -88,10 +121,12 @@ class Problem:
         tol: float | None,
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
+        curvature: Any = None,
     ) -> Any:
         """One run as a :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run
-        gets step-size advice from the curvature at its start (compiled once per problem,
-        like the loop)."""
+        gets step-size advice from ``curvature`` (a :class:`Curvature` the caller already
+        has, as the panel does) or else the curvature at its start (compiled once per
+        problem, like the loop)."""
         from gradmagic.minimize.curvature import curvature_at
         from gradmagic.minimize.optimizers import resolve_optimizer
         from gradmagic.minimize.result import MinimizeResult
@@ -108,12 +143,23 @@ class Problem:
             on_progress=on_progress,
         )
         advice = None
-        if run.diverged_at is not None:
+        if run.diverged_at is not None and curvature is None:
             curvature = curvature_at(self.objective, begin, self.aux(), cache_key=self.cache_key)
+        if run.diverged_at is not None:
             advice = StepSizeAdvice.for_optimizer(
                 curvature, resolve_optimizer(run.optimizer), run.momentum
             )
         return MinimizeResult(self, begin, run, advice)
+
+
+def start_difference(problem: Problem, start: Sequence[Any]) -> dict[str, float]:
+    """The variables whose value in ``start`` differs from the notebook's, by name."""
+    notebook = problem.notebook_start if problem.notebook_start is not None else problem.start
+    return {
+        name: float(value)
+        for name, value, there in zip(problem.variables, start, notebook, strict=True)
+        if float(value) != float(there)
+    }
 
 
 def _zero_argument_function(text: str, namespace: dict[str, Any]) -> bool:

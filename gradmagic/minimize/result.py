@@ -13,7 +13,7 @@ from typing import Any
 
 from gradmagic import render
 from gradmagic.minimize.optimizers import resolve_optimizer
-from gradmagic.minimize.step_size import StepSizeAdvice
+from gradmagic.minimize.step_size import LR_DIGITS, StepSizeAdvice, lr_text
 from gradmagic.plots import ShownWithPlot
 from gradmagic.render import Table
 
@@ -26,15 +26,21 @@ def magic_line(
     steps: int,
     momentum: float | None = None,
     tol: float | None = None,
+    start: dict[str, float] | None = None,
 ) -> str:
-    """The ``%minimize`` line that reproduces a run (shown under the widget panel)."""
+    """The ``%minimize`` line that reproduces a run (shown under the widget panel): no
+    ``--lr`` for an optimizer that ignores it, ``--start`` when ``start`` is given (values
+    written so that they read back exactly)."""
     parts = [f"%minimize {objective} --wrt {','.join(variables)}", f"--optimizer {optimizer}"]
-    parts.append(f"--lr {render.number(lr, 4)}")
+    if resolve_optimizer(optimizer).uses_lr:
+        parts.append(f"--lr {lr_text(lr)}")
     parts.append(f"--steps {steps}")
     if momentum is not None:
-        parts.append(f"--momentum {render.number(momentum, 4)}")
+        parts.append(f"--momentum {render.number(momentum, LR_DIGITS)}")
     if tol is not None:
-        parts.append(f"--tol {render.number(tol, 4)}")
+        parts.append(f"--tol {render.number(tol, LR_DIGITS)}")
+    if start:
+        parts.append("--start " + ",".join(f"{n}={float(v)!r}" for n, v in start.items()))
     return " ".join(parts)
 
 
@@ -57,6 +63,7 @@ class MinimizeResult(ShownWithPlot):
         self.run = run
         self.advice = advice  # learning-rate advice from the curvature, for a diverged run
         self.show_path = False  # displayed with the path plot as well (``--plot``)
+        self.in_panel = False  # advice names the panel's slider instead of --lr
         self.values = dict(zip(self.variables, run.values, strict=True))
         self.path = dict(zip(self.variables, run.path, strict=True)) if len(run.path) else {}
 
@@ -90,7 +97,7 @@ class MinimizeResult(ShownWithPlot):
                 "non-finite, so the variables keep their starting values."
             )
             if self.advice is not None:
-                text += self.advice.divergence_advice(run.lr)
+                text += self.advice.divergence_advice(run.lr, slider=self.in_panel)
             return text
         if run.interrupted:
             return (
@@ -104,16 +111,39 @@ class MinimizeResult(ShownWithPlot):
             )
         if run.tol is not None:
             return f"Not converged: {run.steps} steps ran and the gradient norm is still above {render.number(run.tol)}."
-        return f"Finished all {run.steps} steps."
+        finished = (
+            "Finished the only step." if run.steps == 1 else f"Finished all {run.steps} steps."
+        )
+        settled = self.settled_at()
+        if settled is not None:
+            finished += (
+                f" The objective stopped changing after step {settled}: converged there "
+                "(--tol stops a run once the gradient norm is small)."
+            )
+        return finished
+
+    def settled_at(self) -> int | None:
+        """For a line-search optimizer (L-BFGS): the step after which the objective never
+        changed again, when that was well before the end (else None)."""
+        if resolve_optimizer(self.run.optimizer).uses_lr:
+            return None
+        import numpy as np
+
+        history = np.asarray(self.run.history)
+        changed = np.nonzero(history != history[-1])[0]
+        settled = int(changed[-1]) + 1 if changed.size else 0
+        return settled if settled < self.run.steps - 1 else None
 
     def settings_text(self) -> str:
         """``adam (lr 0.01, b1 0.9)``: the settings under the optimizer's own names."""
         run = self.run
         spec = resolve_optimizer(run.optimizer)
-        step = f"lr {render.number(run.lr)}" if spec.uses_lr else "step lengths by line search"
+        step = f"lr {lr_text(run.lr)}" if spec.uses_lr else "step lengths by line search"
         parts = [step]
         if run.momentum is not None:
-            parts.append(f"{spec.momentum_name or 'momentum'} {render.number(run.momentum)}")
+            parts.append(
+                f"{spec.momentum_name or 'momentum'} {render.number(run.momentum, LR_DIGITS)}"
+            )
         if run.tol is not None:
             parts.append(f"tol {render.number(run.tol)}")
         return f"{run.optimizer} ({', '.join(parts)})"
@@ -131,8 +161,12 @@ class MinimizeResult(ShownWithPlot):
             )
         history = self.run.history
         table.rows.append(["objective", render.number(history[0]), render.number(self.run.loss)])
+        settled = self.settled_at()
+        stopped = (
+            "" if settled is None else f" (the objective stopped changing after step {settled})"
+        )
         table.notes.append(
-            f"steps: {self.run.steps} of {self.run.requested_steps}; "
+            f"steps: {self.run.steps} of {self.run.requested_steps}{stopped}; "
             f"gradient norm: {render.number(self.run.grad_norm)}"
         )
         table.notes.append(self.status())
@@ -181,7 +215,7 @@ class Comparison(ShownWithPlot):
             table.rows.append(
                 [
                     name,
-                    render.number(result.lr),
+                    lr_text(result.lr),
                     str(result.steps),
                     render.number(result.loss),
                     *[render.array(result.values[v]) for v in result.variables],

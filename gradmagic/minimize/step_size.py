@@ -24,8 +24,22 @@ from gradmagic import render
 from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import ADAPTIVE, OptimizerSpec
 
-# Relative distance from the bound within which a learning rate counts as *on* it.
-EDGE = 1e-6
+# Significant digits of every learning rate gradmagic shows (the panel also runs with the
+# rate rounded to them, so the number shown is the number used).
+LR_DIGITS = 4
+# Relative distance from the bound within which a learning rate counts as *on* it: half a
+# unit in the last shown digit, so a rate that reads as the bound is treated as the bound.
+EDGE = 5e-4
+
+
+def lr_text(lr: float) -> str:
+    """A learning rate as every gradmagic text shows it (:data:`LR_DIGITS` digits)."""
+    return render.number(lr, LR_DIGITS)
+
+
+def rounded(value: float) -> float:
+    """``value`` at :data:`LR_DIGITS` significant digits: the number shown is the one used."""
+    return float(f"{float(value):.{LR_DIGITS}g}")
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,9 @@ class StepSizeAdvice:
             return f"{self.optimizer} (β = {render.number(self.momentum)})"
         return self.optimizer
 
-    def divergence_advice(self, lr: float) -> str:
-        """What to try after a run diverged at ``lr``: one or two sentences."""
+    def divergence_advice(self, lr: float, *, slider: bool = False) -> str:
+        """What to try after a run diverged at ``lr``: one or two sentences (``slider``:
+        for the panel, where the learning rate is a slider, not ``--lr``)."""
         hi = self.curvature.lambda_max
         if not self.uses_lr:
             return (
@@ -120,16 +135,23 @@ class StepSizeAdvice:
                 if self.optimizer in ADAPTIVE
                 else ""
             )
-            return f"{why} try a smaller learning rate, e.g. --lr {render.number(lr / 10, 3)}."
+            if slider:
+                return f"{why} move the slider below {lr_text(lr / 10)}."
+            return f"{why} try a smaller learning rate, e.g. --lr {lr_text(lr / 10)}."
+        tip = (
+            f"move the slider below {lr_text(bound)}"
+            if slider
+            else f"try --lr {lr_text(bound / 2)}"
+        )
         return (
-            f" {self.name} is stable for lr < {self.formula} = {render.number(bound)} here "
-            f"(λmax = {render.number(hi)} of the Hessian {self.curvature.where}); "
-            f"try --lr {render.number(bound / 2, 3)}."
+            f" {self.name} is stable for lr < {self.formula} = {lr_text(bound)} here "
+            f"(λmax = {render.number(hi, LR_DIGITS)} of the Hessian {self.curvature.where}); "
+            f"{tip}."
         )
 
     def stability(self, lr: float) -> str:
         """One sentence on ``lr`` against the bound, for the panel."""
-        shown = render.number(lr, 3)
+        shown = lr_text(lr)
         if not self.uses_lr:
             return f"{self.optimizer} chooses every step length by line search: the learning rate is not used."
         bound = self.bound
@@ -140,13 +162,20 @@ class StepSizeAdvice:
                 f"lr = {shown}: {self.optimizer} rescales its steps, so the curvature gives no "
                 "stability bound for it."
             )
-        limit = f"{self.formula} = {render.number(bound, 3)}"
+        limit = f"{self.formula} = {lr_text(bound)}"
+        measured = (
+            f" (λmax = {render.number(self.curvature.lambda_max, LR_DIGITS)} "
+            f"{self.curvature.where})"
+        )
         regime = self.regime(lr)
         if regime == "stable":
-            return f"lr = {shown} < {limit}: stable for {self.name}."
+            return f"lr = {shown} < {limit}{measured}: stable for {self.name}."
         if regime == "edge":
             return (
-                f"lr = {shown} = {limit}: on the edge, {self.name} oscillates with constant "
-                "size and never converges."
+                f"lr = {shown} = {limit}{measured}: on the edge, {self.name} oscillates with "
+                "constant size and never converges."
             )
-        return f"lr = {shown} > {limit}: {self.name} oscillates with growing steps and diverges."
+        return (
+            f"lr = {shown} > {limit}{measured}: {self.name} oscillates with growing steps "
+            "and diverges."
+        )
