@@ -125,23 +125,37 @@ def f(x):
 
 
 grid = np.linspace(-0.2, 2.2, 200)
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(grid, f(grid), color="black", label="f(x) = 3x² + 2x − 1")
-for step, colour in ((1.0, "tab:orange"), (0.5, "tab:green")):
-    slope = (f(1 + step) - f(1 - step)) / (2 * step)
-    ax.plot(grid, f(1) + slope * (grid - 1), "--", color=colour, label=f"secant, h = {step}")
-    ax.plot([1 - step, 1 + step], [f(1 - step), f(1 + step)], "o", color=colour)
-ax.plot(grid, f(1) + 8 * (grid - 1), color="tab:red", label="tangent, slope 8")
-ax.set_ylim(-5, 20)
-ax.set_xlabel("x")
-ax.legend(loc="upper left")
-ax.set_title("Central-difference secants are parallel to the tangent at x = 1")
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for ax, curve, name, exact in (
+    (axes[0], f, "3x² + 2x − 1", 8.0),
+    (axes[1], lambda v: v**3, "x³", 3.0),
+):
+    ax.plot(grid, curve(grid), color="black", label=name)
+    for step, colour in ((1.0, "tab:orange"), (0.5, "tab:green")):
+        slope = (curve(1 + step) - curve(1 - step)) / (2 * step)
+        ax.plot(
+            grid,
+            curve(1 - step) + slope * (grid - 1 + step),
+            "--",
+            color=colour,
+            label=f"secant, h = {step}: slope {slope:g}",
+        )
+        ax.plot([1 - step, 1 + step], [curve(1 - step), curve(1 + step)], "o", color=colour)
+    ax.plot(
+        grid, curve(1) + exact * (grid - 1), color="tab:red", label=f"tangent at 1: slope {exact:g}"
+    )
+    ax.plot(1, curve(1), "ko")
+    ax.set_ylim(-5, 20 if exact == 8 else 10)
+    ax.set_xlabel("x")
+    ax.legend(loc="upper left", fontsize=8)
+axes[0].set_title("parabola: secants parallel to the tangent")
+axes[1].set_title("cube: secants approach the tangent as h → 0")
 show(fig)
 
 # %% [markdown]
 # For a parabola every central secant is exactly parallel to the tangent (the $h^2$ terms
-# cancel), so in exact arithmetic any $h$ would give 8. For most functions they only
-# approach it. In code:
+# cancel), so in exact arithmetic any $h$ would give 8. For most functions, like $x^3$ on
+# the right, the secants only approach the tangent as $h$ shrinks. In code:
 
 # %%
 h = 1e-4
