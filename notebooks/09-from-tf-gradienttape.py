@@ -38,8 +38,10 @@
 # | `tape.gradient([z1, z2], x)` (gradients add up) | `_tape.gradient(["z1", "z2"], "x")` |
 # | `t.gradient(z, y)` for an intermediate `y` | `%%tape --wrt x,y` |
 # | `None` for a target that does not depend on a source | `0*` (not connected); `--unconnected none` gives `None` |
-# | two nested tapes for d²y/dx² | `%%tape --order 2`, or `tape.derivative("y", "x", order=2)` |
-# | nested persistent tapes and a list comprehension for the Hessian | `%%tape --hessian`, `%hessian expr --wrt x1,x2`, `tape.hessian("g")` |
+# | two nested tapes for d²y/dx² | `%%tape --order 2`, or `tape.derivative("y", "x", order=2)` (notebook 3) |
+# | nested persistent tapes and a list comprehension for the Hessian | `%%tape --hessian`, `%hessian expr --wrt x1,x2`, `tape.hessian("g")` (notebook 3) |
+# | `tape.jacobian(y, x)` | `tape.jacobian("y", "x")` (notebook 2) |
+# | `tf.float64` variables | `%gradmagic x64=on` (notebook 13) |
 # | `x.assign(1.0)`, then a new tape | `tape.at(x=1.0)`, or `x = 1.0` and run the cell again |
 # | `approximate_derivative(f, x)` by hand | `%%tape --check` puts finite differences beside each value |
 # | `@tf.function` around a tape | `%%tape --jit`, `%gradmagic jit=on`, or `jax.jit(tape.function)` |
@@ -108,9 +110,11 @@ print(f"x = {float(x):.7f}, y = {float(quad_x.function(x)):.7f}")
 
 
 # %% [markdown]
-# That is TensorFlow's eager result, 0.9999986. The compiled versions below land on the
-# neighbouring float32 number, 0.9999985, exactly as TensorFlow's compiled versions do
-# (see notebook 6).
+# That is the number TensorFlow's eager loops print, 0.99999857 (and so do the compiled
+# `tf.range` loops of its last tutorial). The `%minimize` runs below land on the
+# neighbouring float32 number, 0.9999985, the number the `@tf.function` loops of its first
+# tutorial print. Both are points where float32 rounding stalls the loop; which one a loop
+# reaches depends on how each update is rounded (notebook 6 explains).
 #
 # ## `optimizer.minimize` with a loss that takes no arguments
 
@@ -156,6 +160,44 @@ x = 1.0
 
 # %%
 # %minimize 2*x**2 + x + 3 --optimizer adam --lr 0.01 --steps 1000
+
+# %% [markdown]
+# ## Your turn
+#
+# Translate, predict, then run; the answers are in the collapsed cells.
+#
+# **1.** TensorFlow: `x.assign(3.0)`, a new tape, `tape.gradient(y, [x, a])` for the
+# parabola. What is the gradmagic line, and the answer?
+
+# %%
+quad.at(x=3.0).gradient("y", ["x", "a"])
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** `quad.at(x=3.0).gradient("y", ["x", "a"])`: $dy/dx = 2ax + b = 4$ and
+# $dy/da = x^2 = 9$, without touching the notebook's `x`.
+
+# %% [markdown]
+# **2.** TensorFlow: `opt = tf.keras.optimizers.SGD(0.1)` and 50 calls of
+# `opt.minimize(lambda: (x - 3)**2, [x])` from $x = 0$. Where does $x$ end?
+
+# %%
+x = 0.0
+
+# %%
+# run = %minimize (x - 3)**2 --lr 0.1 --steps 50
+print(f"x = {x:.6f}")
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** Each step multiplies the distance to 3 by $1 - 0.1 \cdot 2 = 0.8$, and
+# $3 \cdot 0.8^{50} \approx 4.3 \cdot 10^{-5}$: $x \approx 2.999957$.
+
+# %% [markdown]
+# **3.** TensorFlow returns `None` for `tape.gradient(z, w)` when `z` does not use `w`. What
+# does a gradmagic table show, and how do you get `None`?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** `0*` (0, marked *not connected*); `%%tape --unconnected none` shows and
+# returns `None` (notebook 1).
 
 # %% [markdown]
 # That is the end of the series. Back to the [welcome page](00-welcome.ipynb) for the
