@@ -25,7 +25,7 @@
 # ## The spacing of float32 numbers
 #
 # Between 1 and 2 there are exactly $2^{23}$ float32 numbers, evenly spaced
-# $2^{-23} \approx 1.2 \cdot 10^{-7}$ apart. Between 1000 and 1024 they are 1000 times
+# $2^{-23} \approx 1.2 \cdot 10^{-7}$ apart. Between 512 and 1024 they are 512 times
 # further apart. The gap is *relative*: about $10^{-7}$ of the number itself.
 
 # %%
@@ -115,7 +115,7 @@ print(f"x = {x:.12f}, 1 - x = {1 - x:.3g}, 0.98**1000 = {0.98**1000:.3g}")
 
 # %% [markdown]
 # float64 is slower on most accelerators and uses twice the memory, so JAX leaves it off
-# by default. Turn it off again when you are done (arrays made meanwhile stay float64):
+# by default. Turn it off again when you are done:
 
 # %%
 # %gradmagic x64=off
