@@ -20,28 +20,52 @@ if TYPE_CHECKING:
 
 
 def eigen_verdict(eigenvalues: np.ndarray, gradient_norm: float) -> str:
-    """What the Hessian's eigenvalues say about the point (the second-derivative test)."""
+    """What the Hessian's eigenvalues say about the point (the second-derivative test).
+
+    First what they mean here (how the surface curves, whether the point is stationary),
+    then what the same eigenvalues would mean at a point where the gradient vanishes.
+    """
     scale = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
     tolerance = max(scale, 1.0) * eigenvalues.size * 1e-5
     positive = bool(np.all(eigenvalues > tolerance))
     negative = bool(np.all(eigenvalues < -tolerance))
     mixed = bool(np.any(eigenvalues > tolerance) and np.any(eigenvalues < -tolerance))
+    stationary = gradient_norm <= tolerance
     if positive:
-        kind, meaning = "positive definite", "a local minimum"
-    elif negative:
-        kind, meaning = "negative definite", "a local maximum"
-    elif mixed:
-        kind, meaning = "indefinite", "a saddle point"
-    else:
-        return (
-            "singular (an eigenvalue is 0): inconclusive, the second-derivative test cannot "
-            "tell minimum, maximum or saddle apart here."
+        kind, shape, meaning = (
+            "positive definite",
+            "curves up in every direction",
+            "a local minimum",
         )
-    if gradient_norm <= tolerance:
-        return f"{kind}: the gradient vanishes, so this is {meaning}."
+    elif negative:
+        kind, shape, meaning = (
+            "negative definite",
+            "curves down in every direction",
+            "a local maximum",
+        )
+    elif mixed:
+        kind, shape, meaning = (
+            "indefinite",
+            "curves up in some directions and down in others",
+            "a saddle point",
+        )
+    else:
+        kind = "singular (an eigenvalue is 0)"
+        shape = "is flat to second order in some direction"
+        if stationary:
+            return (
+                f"{kind}: the surface {shape} here and the gradient vanishes; the "
+                "second-derivative test is inconclusive (minimum, maximum or saddle)."
+            )
+        return (
+            f"{kind}: the surface {shape} here; the gradient does not vanish, so this "
+            "point is not stationary."
+        )
+    if stationary:
+        return f"{kind}: the surface {shape} here and the gradient vanishes: {meaning}."
     return (
-        f"{kind}: {meaning} where the gradient vanishes (here it does not, so this point "
-        "is not stationary)."
+        f"{kind}: the surface {shape} here, but the gradient does not vanish, so this "
+        f"point is not stationary. (Where the gradient vanishes, this would be {meaning}.)"
     )
 
 

@@ -96,4 +96,44 @@ area, _tape.gradient("area", "width")
 # 9. [From tf.GradientTape](09-from-tf-gradienttape.ipynb): a side-by-side guide for
 #    TensorFlow users.
 #
+# Going deeper, once the basics are familiar:
+#
+# 12. [Inside the tape](12-inside-the-tape.ipynb): the chain rule by hand on a drawn
+#    graph, forward and reverse passes, and why one reverse pass gives every partial.
+# 13. [When numbers lie](13-when-numbers-lie.ipynb): float32 spacing, stalls on tiny
+#    numbers, float64, finite-difference errors, kinks and the `jnp.where` NaN trap.
+#
+# Each notebook ends with **Your turn**: a few questions to answer before running a cell,
+# with the answer in a collapsed cell (click it to open).
+#
 # Every magic has a help page: run `%%tape?`, `%grad?` or `%hessian?` in a cell.
+
+# %% [markdown]
+# ## Your turn
+#
+# Predict, then run; the answers are in the collapsed cells.
+#
+# **1.** If the rectangle were 4 wide instead of 3, how fast would its area grow with its
+# height?
+
+# %%
+_tape.at(width=4.0).gradient("area", "height")
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** $\partial(\text{width} \cdot \text{height})/\partial\,\text{height} =
+# \text{width} = 4$. `tape.at` re-evaluates the recorded cell at the new width; the
+# notebook's `width` is still 3.
+
+# %% [markdown]
+# **2.** What is $\partial\,\text{perimeter}/\partial\,\text{height}$, and does it depend
+# on the size of the rectangle?
+
+# %%
+(
+    _tape.gradient("perimeter", "height"),
+    _tape.at(width=10.0, height=7.0).gradient("perimeter", "height"),
+)
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** 2, everywhere: the perimeter $2(w + h)$ is linear, so its slope never
+# changes.

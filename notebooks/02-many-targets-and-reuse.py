@@ -101,4 +101,65 @@ jax.vmap(g_of)(jnp.array([0.0, 1.0, 2.0]), jnp.array([1.0, 2.0, 3.0]))
 jax.grad(g_of, argnums=(0, 1))(2.0, 3.0)
 
 # %% [markdown]
+# ## Jacobians: vector targets
+#
+# When a target is an array, its derivative with respect to an array input is a matrix,
+# the *Jacobian*: row $i$, column $j$ holds $\partial y_i / \partial x_j$. `tape.jacobian`
+# gives it. For $w = v^2$ entry by entry, each $w_i$ depends only on $v_i$, so the
+# Jacobian is diagonal with $2 v_i$ on the diagonal; for the sum $s = \sum_i w_i$ it is
+# a single row, the gradient $2v$.
+
+# %%
+v = jnp.array([1.0, 2.0, 3.0])
+
+# %%
+# %%tape --quiet --name squares
+w = v**2
+s = jnp.sum(w)
+
+# %%
+print(squares.jacobian("w", "v"))
+print(squares.jacobian("s", "v"))
+
+# %% [markdown]
+# ## Your turn
+#
+# Predict, then run; the answers are in the collapsed cells.
+#
+# **1.** With $z_1 = 3x$ and $z_2 = x^2$ at $x = 5$ (the `pair` tape), what is the gradient
+# of the list `["z1", "z2"]` at $x = -1$?
+
+# %%
+pair.at(x=-1.0).gradient(["z1", "z2"], "x")
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** $3 + 2x = 3 - 2 = 1$.
+
+# %% [markdown]
+# **2.** The Jacobian of `w = v * v[::-1]` (each entry times its mirror) at
+# $v = (1, 2, 3)$: which entries are non-zero?
+
+# %%
+# %%tape --quiet --name mirror
+w = v * v[::-1]
+
+# %%
+print(mirror.jacobian("w", "v"))
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** $w = (v_1 v_3,\ v_2^2,\ v_3 v_1)$: row 1 is $(v_3, 0, v_1) = (3, 0, 1)$, row 2
+# is $(0, 2 v_2, 0) = (0, 4, 0)$, row 3 is $(3, 0, 1)$: both diagonals.
+
+# %% [markdown]
+# **3.** `jax.vmap(g_of)` evaluated $g$ at three points at once. What does
+# `jax.vmap(jax.grad(g_of))` return for $x_1 = (0, 1, 2)$, $x_2 = (1, 2, 3)$?
+
+# %%
+jax.vmap(jax.grad(g_of))(jnp.array([0.0, 1.0, 2.0]), jnp.array([1.0, 2.0, 3.0]))
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** $\partial g/\partial x_1 = x_2^2$ at each point: $(1, 4, 9)$.
+# (`jax.grad` differentiates with respect to the first argument unless told otherwise.)
+
+# %% [markdown]
 # Next: [3. Higher order and Hessians](03-higher-order-and-hessians.ipynb).

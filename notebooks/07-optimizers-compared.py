@@ -18,12 +18,18 @@
 # Plain gradient descent (SGD) is not the only way down. optax, the optimizer library
 # gradmagic uses, offers many others. The ones you meet most often:
 #
-# - **momentum**: keeps a running sum of past gradients, so consistent directions speed up
-#   and back-and-forth directions cancel out;
-# - **adam** and **rmsprop**: divide each variable's step by a running average of its own
-#   gradient size, so every variable moves at roughly the learning rate per step;
-# - **adagrad**: like rmsprop, but divides by the sum of *all* past squared gradients, so its
-#   steps keep shrinking.
+# - **momentum**: steps along a *decaying sum* of past gradients (each step adds the new
+#   gradient to β = 0.9 times the previous sum), so consistent directions speed up and
+#   back-and-forth directions cancel out;
+# - **rmsprop**: divides each variable's gradient by its *root mean square*, the square
+#   root of a running average of that variable's squared gradients. With optax's defaults
+#   the average starts at 0 and keeps 10% of each new squared gradient, so the very first
+#   step is $\text{lr}/\sqrt{0.1} \approx 3.2 \times \text{lr}$ in every variable;
+# - **adam**: the same root-mean-square division, applied to a running average of the
+#   gradients themselves (a momentum), with a correction for both averages starting at 0,
+#   so its first steps are about the learning rate in every variable;
+# - **adagrad**: divides by the square root of the *sum* of all past squared gradients, so
+#   its steps keep shrinking.
 #
 # `--compare` runs the same problem from the same start with each optimizer, draws their
 # loss curves and paths together, and tabulates the results. The notebook's variables are
@@ -52,8 +58,9 @@ b = 1.0
 #
 # On a mild bowl with a good learning rate, plain SGD wins by far: each step shrinks $a$
 # by a factor 0.8 and $b$ by 0.6. Momentum overshoots and spirals in. Adam and rmsprop
-# move both variables by about the learning rate per step whatever the gradient, so they
-# head along the diagonal and then hover around the minimum. Rmsprop even dives almost to
+# move both variables by the same amount per step whatever the size of their gradients
+# (about lr for Adam, at first about 3.2 lr for rmsprop), so they head along the diagonal
+# and then hover around the minimum. Rmsprop even dives almost to
 # zero, but as the gradients vanish so does the average it divides by, its steps grow
 # too large, and it is thrown back out: the spike in its curve. Adagrad's steps shrink
 # as it goes. The results of every run stay available:
@@ -81,11 +88,60 @@ y = 1.0
 # SGD finished $y$ long ago, but $x$ is still at 0.017. Momentum builds up speed along the
 # valley floor and gets five times closer in $x$, but it is still swinging across the
 # valley in $y$, so its objective ends about even with SGD's (0.9 is more momentum than
-# this valley needs; notebook 8 tunes it). The per-variable methods do not care that one
-# direction is steeper: they rescale each variable on its own, and here rmsprop goes all
-# the way to the bottom. Adagrad's ever-shrinking steps leave it far behind at this
-# learning rate.
+# this valley needs; notebook 8 tunes it). Adagrad's ever-shrinking steps leave it far
+# behind at this learning rate.
 #
+# Rmsprop seems to win: $10^{-17}$ after 100 steps. Look at its path, though: $x = y$ all
+# the way. Dividing by each variable's root-mean-square gradient throws away the scale of
+# each direction, so both coordinates take identical steps, and the valley's shape plays no
+# part. Its dive at step 100 is a coincidence of the diagonal path passing through the
+# minimum. Run it longer:
+
+# %%
+# %minimize x**2 + 10*y**2 --wrt x,y --optimizer rmsprop --lr 0.02 --steps 1000 --quiet
+for step in (50, 100, 150, 200, 1000):
+    at_step = {name: float(values[step]) for name, values in _min.path.items()}
+    print(f"step {step:4}: x = {at_step['x']:.3g}, y = {at_step['y']:.3g}")
+
+# %% [markdown]
+# After the dive it climbs back out, and it settles with $|x| = |y| \approx 0.01$ (the
+# objective about 0.001): worse than SGD at step 100, and SGD keeps improving. With a
+# fixed learning rate, rmsprop's steps never shrink to zero (the gradient is divided by
+# its own size), so it hovers at a distance set by the learning rate. (This run wrote its
+# result into `x` and `y`, so the next cell starts again from $(1, 1)$.)
+#
+# The paths again, with the legend outside the plot so that it hides none of them (Adam's
+# path lies under rmsprop's: both run down the diagonal $x = y$):
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+
+
+def show(figure):
+    """Display a figure as a picture only (a saved notebook then holds no "<Figure ...>" text)."""
+    plt.close(figure)
+    display(figure, exclude=["text/plain"])
+
+
+x = 1.0
+y = 1.0
+# compared = %minimize x**2 + 10*y**2 --wrt x,y --lr 0.02 --steps 100 --compare sgd,momentum,adam,rmsprop,adagrad
+fig, ax = plt.subplots(figsize=(8, 4.5))
+grid_x, grid_y = np.meshgrid(np.linspace(-0.8, 1.3, 200), np.linspace(-1.1, 1.2, 200))
+ax.contour(grid_x, grid_y, grid_x**2 + 10 * grid_y**2, levels=12, colors="lightgrey")
+for name, result in compared.results.items():
+    ax.plot(result.path["x"], result.path["y"], ".-", markersize=3, linewidth=1, label=name)
+ax.plot(1, 1, "ko")
+ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+ax.set_xlabel("x")
+ax.set_ylabel("y")
+ax.set_title("x² + 10y² from (1, 1), lr 0.02, 100 steps")
+fig.tight_layout()
+show(fig)
+
+# %% [markdown]
 # ## The Rosenbrock banana
 #
 # $(1 - x)^2 + 100(y - x^2)^2$ has its minimum at $(1, 1)$ at the end of a curved, flat
@@ -133,6 +189,56 @@ y = 1.0
 
 # %% tags=["raises-exception"]
 # %minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer yogii
+
+# %% [markdown]
+# ## Your turn
+#
+# Predict, then run; the answers are in the collapsed cells.
+#
+# **1.** One Adam step with lr 0.1 on $x^2 + 10y^2$ from $(1, 1)$: where does it go?
+
+# %%
+x = 1.0
+y = 1.0
+
+# %%
+# run = %minimize x**2 + 10*y**2 --wrt x,y --optimizer adam --lr 0.1 --steps 1
+print(f"x = {x:.4f}, y = {y:.4f}")
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** $(0.9, 0.9)$: Adam's first step is about lr in every variable, although the
+# gradient $(2, 20)$ is ten times steeper in $y$.
+
+# %% [markdown]
+# **2.** And one rmsprop step with lr 0.01?
+
+# %%
+x = 1.0
+y = 1.0
+
+# %%
+# run = %minimize x**2 + 10*y**2 --wrt x,y --optimizer rmsprop --lr 0.01 --steps 1
+print(f"x = {x:.4f}, y = {y:.4f}")
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** About $1 - 0.0316 = 0.9684$ in both: $\text{lr}/\sqrt{0.1} \approx 3.2 \times
+# \text{lr}$, because the running average of squared gradients starts at 0.
+
+# %% [markdown]
+# **3.** SGD on the same valley with lr exactly 0.1, 50 steps: which variable never
+# settles?
+
+# %%
+x = 1.0
+y = 1.0
+
+# %%
+# run = %minimize x**2 + 10*y**2 --wrt x,y --lr 0.1 --steps 50
+print(f"x = {x:.3g}, y = {y:.3g}")
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer.** $y$: its factor per step is $1 - 0.1 \cdot 20 = -1$, so it flips between 1
+# and $-1$ for ever (after 50 steps it is back at 1), while $x$ shrinks by 0.8 per step.
 
 # %% [markdown]
 # Next: [8. Optimizer lab](08-optimizer-lab.ipynb), where you move the learning rate with a

@@ -108,10 +108,41 @@ def test_missing_output_on_some_path_is_a_clear_error():
 @pytest.mark.parametrize(
     ("eigenvalues", "gradient", "start"),
     [
-        ([1.0, 2.0], 0.0, "positive definite: the gradient vanishes, so this is a local minimum"),
-        ([-1.0, -2.0], 0.0, "negative definite: the gradient vanishes, so this is a local maximum"),
-        ([-1.0, 2.0], 1.0, "indefinite: a saddle point where the gradient vanishes"),
-        ([0.0, 2.0], 0.0, "singular (an eigenvalue is 0): inconclusive"),
+        (
+            [1.0, 2.0],
+            0.0,
+            "positive definite: the surface curves up in every direction here and the gradient vanishes: a local minimum.",
+        ),
+        (
+            [-1.0, -2.0],
+            0.0,
+            "negative definite: the surface curves down in every direction here and the gradient vanishes: a local maximum.",
+        ),
+        (
+            [-1.0, 2.0],
+            0.0,
+            "indefinite: the surface curves up in some directions and down in others here and the gradient vanishes: a saddle point.",
+        ),
+        (
+            [6.0],
+            3.0,
+            "positive definite: the surface curves up in every direction here, but the gradient does not vanish, so this point is not stationary. (Where the gradient vanishes, this would be a local minimum.)",
+        ),
+        (
+            [-1.0, 2.0],
+            1.0,
+            "indefinite: the surface curves up in some directions and down in others here, but the gradient does not vanish",
+        ),
+        (
+            [0.0, 2.0],
+            0.0,
+            "singular (an eigenvalue is 0): the surface is flat to second order in some direction here and the gradient vanishes; the second-derivative test is inconclusive",
+        ),
+        (
+            [0.0, 2.0],
+            1.0,
+            "singular (an eigenvalue is 0): the surface is flat to second order in some direction here; the gradient does not vanish, so this point is not stationary.",
+        ),
     ],
 )
 def test_eigen_verdicts(eigenvalues, gradient, start):
