@@ -181,7 +181,9 @@ def _build_compiled(
             return run(p, dynamic, chosen)
 
         values = function(*primals)
-        jacobians = jax.jacrev(function, argnums=tuple(range(n)))(*primals) if chosen else ()
+        # Forward mode, as the eager path: the same table whether or not the cell compiles
+        # (the two modes differ where a jnp.where hides a non-finite branch).
+        jacobians = jax.jacfwd(function, argnums=tuple(range(n)))(*primals) if chosen else ()
         hessians = {}
         if hessian:
             flat, unravel = ravel_pytree(list(primals))

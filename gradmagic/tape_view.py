@@ -113,12 +113,10 @@ def derivative_table(tape: Tape) -> Table:
         table.notes.append("No floating target depends on the inputs (name one with --of).")
     if unconnected_seen:
         table.notes.append(
-            "* not connected: the target does not depend on this input"
-            + (
-                " (TensorFlow's None)."
-                if tape.options.unconnected == "none"
-                else " (--unconnected none shows None)."
-            )
+            "None: not connected, the target does not depend on this input (TensorFlow's None)."
+            if tape.options.unconnected == "none"
+            else "* not connected: the target does not depend on this input"
+            " (--unconnected none shows None)."
         )
     return table
 
@@ -173,13 +171,13 @@ def orders_table(tape: Tape) -> Table | None:
     order = tape.options.order
     table = Table(
         title="Higher derivatives (scalar inputs)",
-        header=["", *[f"order {k}" for k in range(1, order + 1)]],
+        header=["", *[f"n = {k}" for k in range(1, order + 1)]],
     )
     for name in derivatives.targets:
         for source in derivatives.sources:
             values = derivatives.orders.get((name, source.name))
             if values is not None:
-                label = f"d{tape.program.label(name)}/d{source.name}"
+                label = f"dⁿ{tape.program.label(name)}/d{source.name}ⁿ"
                 table.rows.append([label, *[render.number(v) for v in values]])
     return table
 
