@@ -280,7 +280,10 @@ class GradMagics(Magics):
     @argument("--lr", type=float, default=0.01, help="Learning rate (default 0.01).")
     @argument("--steps", type=int, default=1000, help="Number of steps (default 1000).")
     @argument("--momentum", type=float, help="Momentum (or β1, decay) where the optimizer has one.")
-    @argument("--tol", type=float, help="Stop early once the gradient norm is below this.")
+    @argument("--tol", type=float, help="Stop once the gradient norm is below this (lbfgs: 1e-5).")
+    @argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5.")
+    @argument("--schedule", help="lr schedule, --lr its peak: constant, cosine, linear, …")
+    @argument("--callback", metavar="NAME", help="Call NAME(result so far) between chunks.")
     @argument(
         "--compare",
         metavar="OPTIMIZERS",
@@ -334,15 +337,20 @@ class GradMagics(Magics):
                 source, self._filename(source), namespace, wrt, args.of
             )
         settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
+        box = line_options.bounds(args.bounds, problem.variables)
+        scipy_like = {"bounds": box, "schedule": args.schedule}
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
-            result = runs.compare_optimizers(problem, optimizers, **settings)
+            result = runs.compare_optimizers(problem, optimizers, **settings, **scipy_like)
         else:
-            result = runs.minimize_problem(problem, namespace, optimizer=args.optimizer, **settings)
+            scipy_like["callback"] = line_options.callback(args.callback, namespace)
+            result = runs.minimize_problem(
+                problem, namespace, optimizer=args.optimizer, **settings, **scipy_like
+            )
             result.show_path = args.plot
             if cell is not None:
                 self._run_cell_at_result(problem)

@@ -20,7 +20,13 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     """Loss curves (left) and, for one or two scalar variables, paths (right)."""
     scalar = all(np.shape(value) == () for value in problem.start)
     show_path = with_path and scalar and len(problem.variables) in (1, 2)
-    curves = figure.add_subplot(1, 2 if show_path else 1, 1)
+    scheduled = [r for r in results if getattr(r, "lr_history", None) is not None]
+    if scheduled:  # a small panel of the learning rate per step under the loss curve
+        grid = figure.add_gridspec(2, 2 if show_path else 1, height_ratios=(3, 1), hspace=0.08)
+        curves = figure.add_subplot(grid[0, 0])
+        _draw_learning_rates(figure.add_subplot(grid[1, 0], sharex=curves), scheduled)
+    else:
+        curves = figure.add_subplot(1, 2 if show_path else 1, 1)
     for result in results:
         history = np.asarray(result.history, dtype=float)
         curves.plot(np.arange(len(history)), history, label=result.optimizer)
@@ -28,7 +34,7 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     finite = finite[np.isfinite(finite)]
     if finite.size and finite.min() > 0 and finite.max() / max(finite.min(), 1e-300) > 100:
         curves.set_yscale("log")
-    curves.set_xlabel("step")
+    curves.set_xlabel("" if scheduled else "step")
     curves.set_ylabel("objective")
     diverged = [r for r in results if r.diverged]
     if len(results) == 1 and diverged:
@@ -39,7 +45,7 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         curves.legend()
     if not show_path:
         return
-    axes = figure.add_subplot(1, 2, 2)
+    axes = figure.add_subplot(grid[:, 1]) if scheduled else figure.add_subplot(1, 2, 2)
     aux = problem.aux()
 
     def objective(*values: Any) -> Any:
@@ -67,6 +73,9 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         axes.plot([float(problem.start[0])], [float(problem.start[1])], "o", color="black")
         axes.set_xlabel(names[0])
         axes.set_ylabel(names[1])
+    box = getattr(results[0], "bounds", None)
+    if box:
+        _draw_box(axes, box)
     axes.set_title("path")
     if len(results) > 1:
         axes.legend()
@@ -80,3 +89,21 @@ def minimization_plot(problem: Any, results: list[Any], with_path: bool) -> Plot
     draw_minimization(figure, problem, results, with_path)
     what = "loss curve" + (" and path" if with_path else "")
     return Plot(figure, f"{what} of {problem.label}")
+
+
+def _draw_learning_rates(axes: Any, results: list[Any]) -> None:
+    """The learning rate of each step (``--schedule``): step k's lr at x = k."""
+    for result in results:
+        rates = np.asarray(result.lr_history, dtype=float)
+        axes.plot(np.arange(1, len(rates) + 1), rates, label=result.optimizer)
+    axes.set_xlabel("step")
+    axes.set_ylabel("lr")
+
+
+def _draw_box(axes: Any, box: tuple) -> None:
+    """The bounds as dashed lines: the first variable's across x, the second's across y."""
+    style = {"color": "#b00", "linestyle": "--", "linewidth": 1}
+    for interval, line in zip(box, (axes.axvline, axes.axhline), strict=False):
+        for end in interval or ():
+            if end is not None:
+                line(end, **style)

@@ -59,8 +59,10 @@ class Problem:
         tol: float | None = None,
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
+        **engine: Any,
     ) -> Any:
-        """One optimisation run from ``start`` (default: the notebook's values)."""
+        """One optimisation run from ``start`` (default: the notebook's values); ``engine``
+        passes ``bounds``, ``schedule`` and ``callback`` on to the driver's ``minimize``."""
         from gradmagic.minimize.driver import minimize
 
         return minimize(
@@ -75,6 +77,7 @@ class Problem:
             cache_key=self.cache_key,
             on_progress=on_progress,
             names=self.variables,
+            **engine,
         )
 
     def solve(
@@ -87,6 +90,7 @@ class Problem:
         tol: float | None,
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
+        **engine: Any,
     ) -> Any:
         """One run as a :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run
         gets step-size advice from the curvature at its start (compiled once per problem,
@@ -105,6 +109,7 @@ class Problem:
             tol=tol,
             start=begin,
             on_progress=on_progress,
+            **engine,
         )
         advice = None
         if run.diverged_at is not None:
