@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from gradmagic.minimize import driver
 from gradmagic.minimize.driver import minimize
 from gradmagic.minimize.schedules import learning_rates
 from gradmagic.program_cache import counting_compilations
@@ -207,3 +208,14 @@ def test_callback_errors_are_the_users_and_change_nothing(nb):
     error = nb.error("%minimize (x - 1)**2 --wrt x --steps 5000 --callback broken")
     assert isinstance(error, ValueError) and str(error) == "mine"
     assert nb.ns["x"] == 0.0 and "_min" not in nb.ns
+
+
+def test_callback_runs_after_every_chunk_from_the_first():
+    seen = []
+
+    def fresh(p, a):  # a new function: a new program, whose first chunk is FIRST_CHUNK steps
+        return (p[0] - 2.0) ** 2
+
+    run_result = minimize(fresh, (0.0,), lr=0.01, steps=20, callback=lambda r: seen.append(r.nit))
+    assert seen[0] == driver.FIRST_CHUNK and seen[-1] == run_result.steps == 20
+    assert seen == sorted(set(seen))

@@ -146,8 +146,10 @@ def minimize(
     projects every step into the box; the start must lie inside it.  ``schedule`` (one of
     :data:`~gradmagic.minimize.schedules.SCHEDULES`) scales ``lr`` (the peak) step by step.
     ``callback(result_so_far)`` runs after every chunk that took steps (see
-    :func:`intermediate_result`); raising ``StopIteration`` there ends the run cleanly
-    (``stopped_by_callback``), any other exception propagates.  The starting values must give a
+    :func:`intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
+    then about every :data:`CHUNK_SECONDS` of running and at most every :data:`CHUNK` steps,
+    and once at the end.  Raising ``StopIteration`` there ends the run cleanly
+    (``stopped_by_callback``; the values it saw are kept), any other exception propagates.  The starting values must give a
     finite objective; a step that makes the objective or a variable non-finite stops the
     run (``diverged_at``) and the starting values are returned.
     """
@@ -269,14 +271,14 @@ def _run_chunks(
     done = first
     stop = None
     try:
-        if on_progress is not None:
-            on_progress(done.status[0], done.status[1])
-        while not _finished(done.status, steps):
-            done = next_chunk(program, done, aux, steps)
+        while True:
             if on_progress is not None:
                 on_progress(done.status[0], done.status[1])
-            if report is not None and done.status[4] < 0:  # not after a non-finite step
-                report(done.carry, done.status)
+            if report is not None and done.status[0] > 0 and done.status[4] < 0:
+                report(done.carry, done.status)  # steps taken, none non-finite
+            if _finished(done.status, steps):
+                break
+            done = next_chunk(program, done, aux, steps)
     except KeyboardInterrupt:
         stop = "interrupted"
     except StopIteration:
