@@ -219,3 +219,34 @@ def test_callback_runs_after_every_chunk_from_the_first():
     run_result = minimize(fresh, (0.0,), lr=0.01, steps=20, callback=lambda r: seen.append(r.nit))
     assert seen[0] == driver.FIRST_CHUNK and seen[-1] == run_result.steps == 20
     assert seen == sorted(set(seen))
+
+
+def test_compare_results_have_the_fields_and_honour_bounds_and_schedule(nb):
+    nb.run("x = -1.2; y = 1.0")
+    comparison = nb.run(
+        "%minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --compare adam,lbfgs "
+        "--lr 0.05 --steps 500 --bounds x=:0.5 --schedule cosine"
+    )
+    adam, lbfgs = comparison.results["adam"], comparison.results["lbfgs"]
+    assert nb.ns["x"] == -1.2  # --compare changes nothing
+    assert adam.lr_history.shape == (500,) and lbfgs.lr_history is None
+    assert adam.path["x"].max() <= 0.5 and lbfgs.path["x"].max() <= 0.5
+    assert lbfgs["status"] == 0 and lbfgs.x["x"] == pytest.approx(0.5)
+    assert adam["nfev"] == 501 and set(adam.jac) == {"x", "y"}
+    comparison.plot()  # the box and the lr panel draw
+
+
+def test_x64_bounds_schedule_and_lbfgs_match_scipy_closely():
+    def rosen(p, a):
+        x, y = p
+        return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    with jax.enable_x64(True):
+        run_result = minimize(rosen, (-1.2, 1.0), optimizer="lbfgs", bounds=[(None, 0.5), None])
+        scheduled = minimize(rosen, (-1.2, 1.0), optimizer="adam", lr=0.05, schedule="linear")
+    ref = scipy_optimize.minimize(
+        rosenbrock_np, [-1.2, 1.0], jac=True, method="L-BFGS-B", bounds=[(None, 0.5), (None, None)]
+    )
+    assert run_result.converged and run_result.values == pytest.approx(tuple(ref.x), abs=1e-6)
+    assert run_result.loss == pytest.approx(ref.fun, abs=1e-10)
+    assert scheduled.lr_history.dtype == np.float64 and scheduled.lr_history[0] == 0.05
