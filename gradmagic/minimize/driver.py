@@ -77,6 +77,7 @@ class OptimizationRun:
     schedule: str | None = None
     lr_history: np.ndarray | None = None  # lr of each step (``lr_history[k-1]``: step k)
     bounds: tuple | None = None  # one Interval (or None) per variable
+    stalled: bool = False  # L-BFGS converged by SciPy's ftol: the objective stopped decreasing
     stopped_by_callback: bool = False
 
 
@@ -140,7 +141,9 @@ def minimize(
 
     For ``optimizer="lbfgs"`` the ``lr`` is ignored: optax's zoom line search chooses each
     step length (the run still records the ``lr`` given); without a ``tol`` it stops once
-    the gradient norm is below :data:`LINE_SEARCH_TOL`, as SciPy's L-BFGS-B does.
+    the gradient norm is below :data:`LINE_SEARCH_TOL`, and (without bounds) once a step
+    lowers the objective by a relative :data:`~gradmagic.minimize.loop.FTOL` or less
+    (``stalled``), as SciPy's L-BFGS-B does (its ``gtol`` and ``ftol``).
 
     ``bounds`` (one ``(lower, upper)`` per variable, ``None`` for an open end or no bounds)
     projects every step into the box; the start must lie inside it.  ``schedule`` (one of
@@ -208,7 +211,8 @@ def minimize(
         nfev=status[7],
         steps=step,
         requested_steps=steps,
-        converged=tol is not None and done,
+        converged=tol is not None and done > 0,
+        stalled=done == 2,
         diverged_at=diverged if diverged >= 0 else None,
         interrupted=stop == "interrupted",
         history=history,
@@ -231,7 +235,7 @@ def _status(carry: Carry) -> _Status:
         (carry.counts, carry.values)
     )
     return (
-        int(step), float(loss), float(gnorm), bool(done), int(diverged),
+        int(step), float(loss), float(gnorm), int(done), int(diverged),
         float(start_loss), float(start_gnorm), int(nfev),
     )  # fmt: skip
 

@@ -40,6 +40,7 @@ CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one pro
 # option rejects it; programs then compile without (see Jit).
 COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
 FAST_COMPILE_LIMIT = 256  # COMPILER_OPTIONS when no array in the objective is larger
+FTOL = 2.220446049250313e-09  # L-BFGS also stops when (f_k - f_k+1) / max(|f|, 1) <= this
 
 
 class Carry(NamedTuple):
@@ -58,8 +59,8 @@ class Carry(NamedTuple):
     opt_state: Any
     grad: tuple  # gradient at `params`
     values: jax.Array  # [loss, grad norm, loss at the start, grad norm at the start]
-    counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done,
-    #                    objective evaluations]
+    counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done
+    #                    (1: gradient norm below tol, 2: objective stalled), evaluations]
     settings: jax.Array  # [tol, lr, momentum, schedule, steps]: never changed by the program
     box: tuple = ()  # (lower, upper), each shaped like `params`; () when unbounded
 
@@ -249,6 +250,13 @@ def build_program(
                 done = lax.convert_element_type(
                     lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
                 )
+            if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
+                # bounds a projected search can stall short of the optimum: gtol only
+                before = _scalar(c.values, 0)
+                scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
+                stalled = lax.le(lax.sub(before, loss), lax.mul(np.array(FTOL, dtype), scale))
+                stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
+                done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
             start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
             row = [lax.broadcast(loss, (1,))]
             if scheduled:

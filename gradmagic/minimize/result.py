@@ -129,6 +129,11 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
             return f"Stopped by the callback (StopIteration) after {run.steps} steps."
         norm = "projected gradient norm" if run.bounds else "gradient norm"
         default = " (L-BFGS's default tol, as SciPy's gtol)" if run.default_tol else ""
+        if run.stalled:
+            return (
+                f"Converged after {run.steps} steps: the objective stopped decreasing (a relative "
+                f"decrease below SciPy's ftol, 2.2e-09); the {norm} is {render.number(run.grad_norm)}."
+            )
         if run.converged:
             return (
                 f"Converged after {run.steps} steps: the {norm} fell below "
