@@ -264,3 +264,17 @@ def test_lbfgs_also_stops_when_the_objective_stalls_as_scipys_ftol():
     assert run_result.converged and run_result.stalled and run_result.steps < 1000
     assert run_result.grad_norm > 1e-5  # float32 cannot reach gtol here; ftol stops it
     np.testing.assert_allclose(run_result.values[0], 1.0, atol=1e-3)
+
+
+def test_an_explicit_tol_alone_decides_when_lbfgs_stops():
+    def rosen(p, a):
+        v = p[0]
+        return jax.numpy.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1.0 - v[:-1]) ** 2)
+
+    start = np.ones(100, np.float32)
+    start[::2] = -1.2
+    default = minimize(rosen, (start,), optimizer="lbfgs", steps=600)
+    with counting_compilations() as compiled:  # the same program: ftol's switch is traced
+        explicit = minimize(rosen, (start,), optimizer="lbfgs", steps=600, tol=1e-9)
+    assert compiled == [] and default.stalled and default.steps < 600
+    assert not explicit.stalled and not explicit.converged and explicit.steps == 600

@@ -24,6 +24,7 @@ from gradmagic.minimize.bounds import Interval, box_arrays, check_start_inside
 from gradmagic.minimize.loop import (
     CHUNK,
     FAST_COMPILE_LIMIT,
+    FTOL,
     Carry,
     ChunkProgram,
     build_program,
@@ -141,9 +142,10 @@ def minimize(
 
     For ``optimizer="lbfgs"`` the ``lr`` is ignored: optax's zoom line search chooses each
     step length (the run still records the ``lr`` given); without a ``tol`` it stops once
-    the gradient norm is below :data:`LINE_SEARCH_TOL`, and (without bounds) once a step
+    the gradient norm is below :data:`LINE_SEARCH_TOL` and (without bounds) once a step
     lowers the objective by a relative :data:`~gradmagic.minimize.loop.FTOL` or less
-    (``stalled``), as SciPy's L-BFGS-B does (its ``gtol`` and ``ftol``).
+    (``stalled``), as SciPy's L-BFGS-B does (its ``gtol`` and ``ftol``); an explicit ``tol``
+    alone decides when to stop.
 
     ``bounds`` (one ``(lower, upper)`` per variable, ``None`` for an open end or no bounds)
     projects every step into the box; the start must lie inside it.  ``schedule`` (one of
@@ -183,6 +185,7 @@ def minimize(
         kind or 0,
         steps,
         box,
+        FTOL if default_tol else -math.inf,  # an explicit tol alone decides
     )
     first = next_chunk(program, _Progress(carry, (0,) * 8, ()), aux, steps)
     start = first.status[5:]  # the first chunk evaluated the start

@@ -40,7 +40,7 @@ CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one pro
 # option rejects it; programs then compile without (see Jit).
 COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
 FAST_COMPILE_LIMIT = 256  # COMPILER_OPTIONS when no array in the objective is larger
-FTOL = 2.220446049250313e-09  # L-BFGS also stops when (f_k - f_k+1) / max(|f|, 1) <= this
+FTOL = 2.220446049250313e-09  # default L-BFGS stops when (f_k - f_k+1) / max(|f|, 1) <= this
 
 
 class Carry(NamedTuple):
@@ -61,7 +61,7 @@ class Carry(NamedTuple):
     values: jax.Array  # [loss, grad norm, loss at the start, grad norm at the start]
     counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done
     #                    (1: gradient norm below tol, 2: objective stalled), evaluations]
-    settings: jax.Array  # [tol, lr, momentum, schedule, steps]: never changed by the program
+    settings: jax.Array  # [tol, lr, momentum, schedule, steps, ftol]: never changed by it
     box: tuple = ()  # (lower, upper), each shaped like `params`; () when unbounded
 
 
@@ -152,9 +152,11 @@ class ChunkProgram:
         schedule: int = 0,
         steps: int = 1,
         box: tuple = (),
+        ftol: float = -math.inf,
     ) -> Carry:
-        """The first chunk's carry: a run's starting values, settings and box."""
-        settings = np.array([tol, lr, momentum, schedule, steps], self.blank.settings.dtype)
+        """The first chunk's carry: a run's starting values, settings and box (``ftol``:
+        line searches stop when the objective stalls; ``-inf`` never)."""
+        settings = np.array([tol, lr, momentum, schedule, steps, ftol], self.blank.settings.dtype)
         return self.blank._replace(params=params, settings=settings, box=box)
 
 
@@ -254,7 +256,7 @@ def build_program(
                 # bounds a projected search can stall short of the optimum: gtol only
                 before = _scalar(c.values, 0)
                 scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
-                stalled = lax.le(lax.sub(before, loss), lax.mul(np.array(FTOL, dtype), scale))
+                stalled = lax.le(lax.sub(before, loss), lax.mul(_scalar(c.settings, 5), scale))
                 stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
                 done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
             start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
@@ -287,7 +289,7 @@ def build_program(
         grad=zeros,
         values=np.zeros(4, dtype),
         counts=np.array([-1, -1, 0, 0], np.int32),  # fresh, not diverged, not done, 0 evals
-        settings=np.zeros(5, dtype),
+        settings=np.zeros(6, dtype),
         box=(zeros, zeros) if bounded else (),
     )
     options = COMPILER_OPTIONS if fast_compile else None
