@@ -282,7 +282,10 @@ class GradMagics(Magics):
     @argument("--momentum", type=float, help="Momentum (or β1, decay) where the optimizer has one.")
     @argument("--tol", type=float, help="Stop once the gradient norm is below this (lbfgs: 1e-5).")
     @argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5.")
-    @argument("--schedule", help="lr schedule, --lr its peak: constant, cosine, linear, …")
+    @argument(
+        "--schedule",
+        help="lr schedule, --lr its peak: constant, cosine, linear, exponential, warmup_cosine.",
+    )
     @argument("--callback", metavar="NAME", help="Call NAME(result so far) between chunks.")
     @argument(
         "--compare",
@@ -337,17 +340,17 @@ class GradMagics(Magics):
                 source, self._filename(source), namespace, wrt, args.of
             )
         settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
-        box = line_options.bounds(args.bounds, problem.variables)
-        scipy_like = {"bounds": box, "schedule": args.schedule}
+        scipy_like = line_options.scipy_like(args, problem.variables, namespace)
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 
+            line_options.refuse("--widgets", scipy_like)
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
+            line_options.refuse("--compare", {"callback": scipy_like.pop("callback")})
             result = runs.compare_optimizers(problem, optimizers, **settings, **scipy_like)
         else:
-            scipy_like["callback"] = line_options.callback(args.callback, namespace)
             result = runs.minimize_problem(
                 problem, namespace, optimizer=args.optimizer, **settings, **scipy_like
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from gradmagic.errors import GradmagicError, did_you_mean
 
@@ -153,3 +154,22 @@ def callback(name: str | None, namespace: dict) -> object:
             f"the result so far (def {name}(result): ...)."
         )
     return namespace[name]
+
+
+def scipy_like(args: Any, variables: Iterable[str], namespace: dict) -> dict[str, Any]:
+    """``--bounds``, ``--schedule`` and ``--callback`` of a ``%minimize`` line, checked."""
+    return {
+        "bounds": bounds(args.bounds, variables),
+        "schedule": args.schedule,
+        "callback": callback(args.callback, namespace),
+    }
+
+
+def refuse(option: str, given: dict[str, Any]) -> None:
+    """Raise when options that ``option`` does not honour were given (never ignore them)."""
+    used = [f"--{name}" for name, value in given.items() if value]
+    if used:
+        raise GradmagicError(
+            f"{option} does not take {', '.join(used)}; run without {option} to use "
+            f"{'it' if len(used) == 1 else 'them'}."
+        )

@@ -278,3 +278,16 @@ def test_an_explicit_tol_alone_decides_when_lbfgs_stops():
         explicit = minimize(rosen, (start,), optimizer="lbfgs", steps=600, tol=1e-9)
     assert compiled == [] and default.stalled and default.steps < 600
     assert not explicit.stalled and not explicit.converged and explicit.steps == 600
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("--compare sgd,adam --callback report", "--compare does not take --callback"),
+        ("--widgets --bounds x=0:1 --schedule cosine", "--widgets does not take --bounds, --sch"),
+    ],
+)
+def test_options_a_mode_cannot_honour_are_refused_not_ignored(nb, line, says):
+    nb.run("x = 0.5\ndef report(r):\n    pass")
+    assert says in nb.usage_error(f"%minimize (x - 1)**2 --wrt x {line}")
+    assert nb.ns["x"] == 0.5 and "_min" not in nb.ns
