@@ -11,7 +11,13 @@ import os
 import subprocess
 import sys
 
-MODULES = ("bench.tape_bench", "bench.minimize_bench", "bench.cold_bench", "bench.panel_bench")
+MODULES = (
+    "bench.tape_bench",
+    "bench.minimize_bench",
+    "bench.scipy_bench",
+    "bench.cold_bench",
+    "bench.panel_bench",
+)
 
 
 def main() -> None:

@@ -280,7 +280,13 @@ class GradMagics(Magics):
     @argument("--lr", type=float, default=0.01, help="Learning rate (default 0.01).")
     @argument("--steps", type=int, default=1000, help="Number of steps (default 1000).")
     @argument("--momentum", type=float, help="Momentum (or β1, decay) where the optimizer has one.")
-    @argument("--tol", type=float, help="Stop early once the gradient norm is below this.")
+    @argument("--tol", type=float, help="Stop once the gradient norm is below this (lbfgs: 1e-5).")
+    @argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5.")
+    @argument(
+        "--schedule",
+        help="lr schedule, --lr its peak: constant, cosine, linear, exponential, warmup_cosine.",
+    )
+    @argument("--callback", metavar="NAME", help="Call NAME(result so far) between chunks.")
     @argument(
         "--start",
         metavar="NAME=VALUE,...",
@@ -328,29 +334,27 @@ class GradMagics(Magics):
         name = line_options.variable_name(args.name, "--name")
         start = line_options.start_values(args.start)
         namespace = self.shell.user_ns
-        if cell is None:
-            if args.of is not None:
-                raise GradmagicError(
-                    "--of is for the cell form (%%minimize); in a line, the expression is the objective."
-                )
-            problem = problems.problem_from_line(objective, namespace, wrt, namespace.get("_tape"))
-        else:
-            source = self._transformed(cell)
-            problem = problems.problem_from_cell(
-                source, self._filename(source), namespace, wrt, args.of
-            )
+        source = None if cell is None else self._transformed(cell)
+        problem = problems.problem_from_magic(
+            objective, source, source and self._filename(source), namespace, wrt, args.of
+        )
         if start:
             problem = problem.starting_at(start)
         settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
+        scipy_like = line_options.scipy_like(args, problem.variables, namespace)
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 
+            line_options.refuse("--widgets", scipy_like)
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
-            result = runs.compare_optimizers(problem, optimizers, **settings)
+            line_options.refuse("--compare", {"callback": scipy_like.pop("callback")})
+            result = runs.compare_optimizers(problem, optimizers, **settings, **scipy_like)
         else:
-            result = runs.minimize_problem(problem, namespace, optimizer=args.optimizer, **settings)
+            result = runs.minimize_problem(
+                problem, namespace, optimizer=args.optimizer, **settings, **scipy_like
+            )
             result.show_path = args.plot
             if cell is not None:
                 self._run_cell_at_result(problem)

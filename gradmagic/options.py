@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from gradmagic.errors import GradmagicError, did_you_mean
 
@@ -108,3 +109,97 @@ def explain_argument_error(message: str, known: Iterable[str], magic: str) -> st
             f"Options: {', '.join(known)} (see %{magic}?)."
         )
     return f"%{magic}: {message.strip()} (see %{magic}?)."
+
+
+def _bound(text: str, name: str, which: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise GradmagicError(
+            f"--bounds {name}: the {which} bound {text!r} is not a number "
+            f"(e.g. --bounds {name}=0:1, or {name}=:5 to leave the lower end open)."
+        ) from None
+    if value != value:  # NaN
+        raise GradmagicError(f"--bounds {name}: the {which} bound is NaN; give a number.")
+    return value
+
+
+def bounds(
+    text: str | None, variables: Iterable[str]
+) -> dict[str, tuple[float | None, float | None]]:
+    """``'x=0:1, y=:5'`` → ``{'x': (0.0, 1.0), 'y': (None, 5.0)}``: either end may be left
+    open; every name must be one of ``variables`` (the ones being optimised)."""
+    if text is None:
+        return {}
+    variables = list(variables)
+    box: dict[str, tuple[float | None, float | None]] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, equals, span = (s.strip() for s in part.partition("="))
+        if not equals or span.count(":") != 1 or not is_name(name):
+            raise GradmagicError(
+                f"--bounds takes NAME=LOWER:UPPER pairs, comma-separated (e.g. --bounds "
+                f"x=0:1,y=:5; either end may be left open); {part!r} is not one."
+            )
+        if name not in variables:
+            raise GradmagicError(
+                f"--bounds {name}: {name} is not a variable being optimised "
+                f"({', '.join(variables)}); bound those, or add {name} to --wrt."
+            )
+        if name in box:
+            raise GradmagicError(f"--bounds gives {name} twice; give each variable once.")
+        low_text, high_text = span.split(":")
+        low, high = _bound(low_text, name, "lower"), _bound(high_text, name, "upper")
+        if low is not None and high is not None and low > high:
+            raise GradmagicError(
+                f"--bounds {name}={span}: the lower bound is above the upper one; "
+                f"write it as {name}={high_text.strip()}:{low_text.strip()}."
+            )
+        box[name] = (low, high)
+    if not box:
+        raise GradmagicError("--bounds needs at least one NAME=LOWER:UPPER (e.g. x=0:1).")
+    return box
+
+
+def callback(name: str | None, namespace: dict) -> object:
+    """The notebook function ``--callback NAME`` names (None without the option)."""
+    if name is None:
+        return None
+    if not is_name(name):
+        raise GradmagicError(
+            f"--callback takes a function's name (e.g. --callback report); got {name!r}."
+        )
+    if name not in namespace:
+        raise GradmagicError(
+            f"--callback {name}: {name} is not defined in the notebook; define it first "
+            f"(def {name}(result): ...)."
+        )
+    if not callable(namespace[name]):
+        raise GradmagicError(
+            f"--callback {name}: {name} is not a function; give the name of one that takes "
+            f"the result so far (def {name}(result): ...)."
+        )
+    return namespace[name]
+
+
+def scipy_like(args: Any, variables: Iterable[str], namespace: dict) -> dict[str, Any]:
+    """``--bounds``, ``--schedule`` and ``--callback`` of a ``%minimize`` line, checked."""
+    return {
+        "bounds": bounds(args.bounds, variables),
+        "schedule": args.schedule,
+        "callback": callback(args.callback, namespace),
+    }
+
+
+def refuse(option: str, given: dict[str, Any]) -> None:
+    """Raise when options that ``option`` does not honour were given (never ignore them)."""
+    used = [f"--{name}" for name, value in given.items() if value]
+    if used:
+        raise GradmagicError(
+            f"{option} does not take {', '.join(used)}; run without {option} to use "
+            f"{'it' if len(used) == 1 else 'them'}."
+        )

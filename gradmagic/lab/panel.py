@@ -394,6 +394,6 @@ class OptimizerPanel(widgets.VBox):
             return f"OptimizerPanel for {self.problem.label}: {self.message.value}"
         return (
             f"OptimizerPanel for {self.problem.label} ({self.result.settings_text()}, "
-            f"{self.steps.value} steps): {self.result.status()} "
+            f"{self.steps.value} steps): {self.result.message} "
             + ", ".join(f"{n} = {render.array(v)}" for n, v in self.result.values.items())
         )

@@ -12,7 +12,9 @@ a step goes non-finite, so one compiled program serves every ``steps`` value; th
   costs about what a hand-written ``jit`` + ``lax.scan`` loop does.
 * **Dynamic hyperparameters.**  The learning rate and momentum enter the program as traced
   values (the optimiser state is created inside the program), so a new lr or momentum
-  reuses the same executable.  So do the starting values, the step bound and tol's value.
+  reuses the same executable.  So do the starting values, the step bound and tol's value,
+  the bounds' values (:mod:`~gradmagic.minimize.bounds`) and the schedule's shape and length
+  (:mod:`~gradmagic.minimize.schedules`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import optax
 from jax import lax
 
 from gradmagic.minimize.optimizers import OptimizerSpec, make_optimizer
+from gradmagic.minimize.schedules import multiplier, with_learning_rate
 
 CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one program
 # XLA:CPU compiles these loops' many small kernels about twice as fast with its classic LLVM
@@ -37,6 +40,7 @@ CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one pro
 # option rejects it; programs then compile without (see Jit).
 COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
 FAST_COMPILE_LIMIT = 256  # COMPILER_OPTIONS when no array in the objective is larger
+FTOL = 2.220446049250313e-09  # default L-BFGS stops when (f_k - f_k+1) / max(|f|, 1) <= this
 
 
 class Carry(NamedTuple):
@@ -55,8 +59,10 @@ class Carry(NamedTuple):
     opt_state: Any
     grad: tuple  # gradient at `params`
     values: jax.Array  # [loss, grad norm, loss at the start, grad norm at the start]
-    counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done]
-    settings: jax.Array  # [tol, lr, momentum]: never changed by the program
+    counts: jax.Array  # [steps taken (-1: fresh), step that went non-finite (-1: none), done
+    #                    (1: gradient norm below tol, 2: objective stalled), evaluations]
+    settings: jax.Array  # [tol, lr, momentum, schedule, steps, ftol]: never changed by it
+    box: tuple = ()  # (lower, upper), each shaped like `params`; () when unbounded
 
 
 def _scalar(vector: jax.Array, i: int) -> jax.Array:
@@ -135,11 +141,23 @@ class ChunkProgram:
         self.loss_dtype = loss_dtype
         self.seconds_per_step: float | None = None
         self.chunk_calls = 0
+        self.scheduled = False  # rows hold each step's learning rate in column 1
 
-    def fresh_carry(self, params: tuple, lr: float, momentum: float, tol: float) -> Carry:
-        """The first chunk's carry: a run's starting values and settings."""
-        settings = np.array([tol, lr, momentum], self.blank.settings.dtype)
-        return self.blank._replace(params=params, settings=settings)
+    def fresh_carry(
+        self,
+        params: tuple,
+        lr: float,
+        momentum: float,
+        tol: float,
+        schedule: int = 0,
+        steps: int = 1,
+        box: tuple = (),
+        ftol: float = -math.inf,
+    ) -> Carry:
+        """The first chunk's carry: a run's starting values, settings and box (``ftol``:
+        line searches stop when the objective stalls; ``-inf`` never)."""
+        settings = np.array([tol, lr, momentum, schedule, steps, ftol], self.blank.settings.dtype)
+        return self.blank._replace(params=params, settings=settings, box=box)
 
 
 def build_program(
@@ -150,6 +168,8 @@ def build_program(
     params: tuple,
     loss_dtype: Any,
     fast_compile: bool = False,
+    bounded: bool = False,
+    scheduled: bool = False,
 ) -> ChunkProgram:
     """Create (not yet compile) the chunk program for one objective/optimizer pair.
 
@@ -161,7 +181,10 @@ def build_program(
     ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) into a
     ``(CHUNK + 1, width)`` buffer at row ``step - bounds[1]``; it returns
     ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
-    ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  The loop's own arithmetic is
+    ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  ``bounded`` projects every
+    step onto the carry's box; ``scheduled`` sets each step's learning rate from the
+    carry's schedule and records it in the rows' second column.  ``counts[3]`` counts
+    objective evaluations: the start, one per step, and L-BFGS's line-search trials.  The loop's own arithmetic is
     written with ``lax`` (``jax.numpy`` costs more to trace).
     """
     placeholder = make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
@@ -172,7 +195,7 @@ def build_program(
         def fn(p: tuple) -> jax.Array:
             return objective(p, aux)
 
-        if spec.line_search:  # the line search already evaluated the accepted point
+        if spec.line_search and not bounded:  # the line search evaluated the accepted point
             return optax.value_and_grad_from_state(fn)(params, state=state)
         return jax.value_and_grad(fn)(params)
 
@@ -190,30 +213,56 @@ def build_program(
 
         def body(loop: tuple) -> tuple:
             c, rows = loop
-            step, diverged, done = (_scalar(c.counts, i) for i in range(3))
+            step, diverged, done, evals = (_scalar(c.counts, i) for i in range(4))
             fresh = lax.lt(step, zero)
             # The fresh iteration's update is discarded; an infinite value makes a line search
             # accept its first trial there instead of searching on the placeholder state.
             value = lax.select(fresh, np.array(np.inf, dtype), _scalar(c.values, 0))
             extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
-            if spec.line_search:
-                extra.update(grad=c.grad, value_fn=lambda p: objective(p, aux))
-            updates, state = placeholder.update(c.grad, c.opt_state, c.params, **extra)
-            moved = _cast_like(optax.apply_updates(c.params, updates), c.params)
+            grad = _free(c.grad, c.params, c.box) if bounded else c.grad
+            if spec.line_search:  # with bounds, it searches along the projected path
+                box = c.box if bounded else None
+                extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), aux))
+            state = c.opt_state
+            if scheduled:
+                lr = lax.mul(
+                    _scalar(c.settings, 1),
+                    multiplier(_scalar(c.settings, 3), step, _scalar(c.settings, 4), dtype),
+                )
+                state = with_learning_rate(state, lr)
+            updates, state = placeholder.update(grad, state, c.params, **extra)
+            moved = optax.apply_updates(c.params, updates)
+            if bounded:
+                moved = project(moved, c.box)
+            moved = _cast_like(moved, c.params)
             params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
             state = _select(fresh, start_state, _cast_like(state, c.opt_state))
             loss, grad = value_and_grad(params, state, aux)
             grad = _cast_like(grad, c.grad)
             loss = lax.convert_element_type(loss, dtype)
-            now = _vector(loss, _global_norm(grad, dtype))
+            free = _free(grad, params, c.box) if bounded else grad
+            now = _vector(loss, _global_norm(free, dtype))
+            trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
+            if spec.line_search:
+                trials += [lax.convert_element_type(n, np.int32) for n in _searches(state)]
+            evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
             step = lax.add(step, np.int32(1))
             diverged = lax.select(_all_finite(loss, params), diverged, step)
             if has_tol:
                 done = lax.convert_element_type(
                     lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
                 )
+            if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
+                # bounds a projected search can stall short of the optimum: gtol only
+                before = _scalar(c.values, 0)
+                scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
+                stalled = lax.le(lax.sub(before, loss), lax.mul(_scalar(c.settings, 5), scale))
+                stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
+                done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
             start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
             row = [lax.broadcast(loss, (1,))]
+            if scheduled:
+                row.append(lax.broadcast(lax.convert_element_type(lr, dtype), (1,)))
             if record_path:
                 row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
             rows = lax.dynamic_update_slice(
@@ -222,11 +271,13 @@ def build_program(
                 (lax.sub(step, _scalar(bounds, 1)), zero),
                 allow_negative_indices=False,
             )
-            counts = _vector(step, diverged, done)
+            counts = _vector(step, diverged, done, evals)
             values = lax.concatenate([now, start], 0)
-            return Carry(params, state, grad, values, counts, c.settings), rows
+            return Carry(params, state, grad, values, counts, c.settings, c.box), rows
 
-        width = 1 + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
+        width = (
+            1 + scheduled + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
+        )
         rows = lax.full((CHUNK + 1, width), 0, dtype)
         return lax.while_loop(running, body, (carry, rows))
 
@@ -237,11 +288,47 @@ def build_program(
         opt_state=jax.tree_util.tree_map(_zeros, state),
         grad=zeros,
         values=np.zeros(4, dtype),
-        counts=np.array([-1, -1, 0], np.int32),  # fresh, not diverged, not done
-        settings=np.zeros(3, dtype),
+        counts=np.array([-1, -1, 0, 0], np.int32),  # fresh, not diverged, not done, 0 evals
+        settings=np.zeros(6, dtype),
+        box=(zeros, zeros) if bounded else (),
     )
     options = COMPILER_OPTIONS if fast_compile else None
-    return ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
+    program = ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
+    program.scheduled = scheduled
+    return program
+
+
+def project(params: tuple, box: tuple | None) -> tuple:
+    """``params`` projected onto the box ``(lower, upper)`` (optax's projection); None: as is."""
+    return params if box is None else optax.projections.projection_box(params, *box)
+
+
+def _free(grad: tuple, params: tuple, box: tuple) -> tuple:
+    """The gradient without the components that push a variable out of its box (zero where
+    it sits at a bound and descent would cross it): what the optimizer steps along, and
+    whose norm is compared with tol (the projected gradient, as SciPy's L-BFGS-B's pgtol)."""
+
+    def one(g: jax.Array, p: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
+        blocked = lax.bitwise_or(
+            lax.bitwise_and(lax.le(p, low), lax.gt(g, lax.full_like(g, 0))),
+            lax.bitwise_and(lax.ge(p, high), lax.lt(g, lax.full_like(g, 0))),
+        )
+        return lax.select(blocked, lax.full_like(g, 0), g)
+
+    return tuple(map(one, grad, params, *box))
+
+
+def _searches(state: Any) -> list:
+    """The line-search trials of the last update, from each zoom line-search state in
+    ``state`` (each trial evaluates the objective and its gradient once)."""
+    found = jax.tree_util.tree_leaves(
+        state, is_leaf=lambda x: isinstance(x, optax.ScaleByZoomLinesearchState)
+    )
+    return [
+        s.info.num_linesearch_steps
+        for s in found
+        if isinstance(s, optax.ScaleByZoomLinesearchState)
+    ]
 
 
 def _zeros(like: jax.ShapeDtypeStruct) -> Any:

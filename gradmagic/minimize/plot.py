@@ -57,9 +57,15 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     the paths, the start, the ends and a known minimum, with start/end markers."""
     scalar = all(np.shape(value) == () for value in problem.start)
     show_path = with_path and scalar and len(problem.variables) in (1, 2)
-    curves = figure.add_subplot(1, 2 if show_path else 1, 1)
+    scheduled = [r for r in results if getattr(r, "lr_history", None) is not None]
+    if scheduled:  # a small panel of the learning rate per step under the loss curve
+        grid = figure.add_gridspec(2, 2 if show_path else 1, height_ratios=(3, 1), hspace=0.08)
+        curves = figure.add_subplot(grid[0, 0])
+        _draw_learning_rates(figure.add_subplot(grid[1, 0], sharex=curves), scheduled)
+    else:
+        curves = figure.add_subplot(1, 2 if show_path else 1, 1)
     _loss_curves(curves, results)
-    curves.set_xlabel("step")
+    curves.set_xlabel("" if scheduled else "step")
     curves.set_ylabel("objective")
     diverged = [r for r in results if r.diverged]
     if len(results) == 1 and diverged:
@@ -70,7 +76,7 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         curves.legend()
     if not show_path:
         return
-    axes = figure.add_subplot(1, 2, 2)
+    axes = figure.add_subplot(grid[:, 1]) if scheduled else figure.add_subplot(1, 2, 2)
     aux = problem.aux()
 
     def objective(*values: Any) -> Any:
@@ -120,6 +126,9 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     axes.set_xlabel(names[0])
     axes.plot([], [], "X", color="gray", ms=8, label="end")
     readable_ticks(axes)
+    box = getattr(results[0], "bounds", None)
+    if box:
+        _draw_box(axes, box)
     axes.set_title("path")
     axes.legend(fontsize=8, framealpha=0.7)
 
@@ -132,3 +141,21 @@ def minimization_plot(problem: Any, results: list[Any], with_path: bool) -> Plot
     draw_minimization(figure, problem, results, with_path)
     what = "loss curve" + (" and path" if with_path else "")
     return Plot(figure, f"{what} of {problem.label}")
+
+
+def _draw_learning_rates(axes: Any, results: list[Any]) -> None:
+    """The learning rate of each step (``--schedule``): step k's lr at x = k."""
+    for result in results:
+        rates = np.asarray(result.lr_history, dtype=float)
+        axes.plot(np.arange(1, len(rates) + 1), rates, label=result.optimizer)
+    axes.set_xlabel("step")
+    axes.set_ylabel("lr")
+
+
+def _draw_box(axes: Any, box: tuple) -> None:
+    """The bounds as dashed lines: the first variable's across x, the second's across y."""
+    style = {"color": "#b00", "linestyle": "--", "linewidth": 1}
+    for interval, line in zip(box, (axes.axvline, axes.axhline), strict=False):
+        for end in interval or ():
+            if end is not None:
+                line(end, **style)

@@ -93,8 +93,10 @@ class Problem:
         tol: float | None = None,
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
+        **engine: Any,
     ) -> Any:
-        """One optimisation run from ``start`` (default: the notebook's values)."""
+        """One optimisation run from ``start`` (default: the notebook's values); ``engine``
+        passes ``bounds``, ``schedule`` and ``callback`` on to the driver's ``minimize``."""
         from gradmagic.minimize.driver import minimize
 
         return minimize(
@@ -109,6 +111,7 @@ class Problem:
             cache_key=self.cache_key,
             on_progress=on_progress,
             names=self.variables,
+            **engine,
         )
 
     def solve(
@@ -122,6 +125,7 @@ class Problem:
         start: Sequence[Any] | None = None,
         on_progress: Callable[[int, float], None] | None = None,
         curvature: Any = None,
+        **engine: Any,
     ) -> Any:
         """One run as a :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run
         gets step-size advice from ``curvature`` (a :class:`Curvature` the caller already
@@ -141,6 +145,7 @@ class Problem:
             tol=tol,
             start=begin,
             on_progress=on_progress,
+            **engine,
         )
         advice = None
         if run.diverged_at is not None and curvature is None:
@@ -176,6 +181,24 @@ def _zero_argument_function(text: str, namespace: dict[str, Any]) -> bool:
         p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         for p in signature.parameters.values()
     )
+
+
+def problem_from_magic(
+    objective: str,
+    cell: str | None,
+    filename: str | None,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    of: str | None,
+) -> Problem:
+    """The problem of a ``%minimize OBJECTIVE`` line, or of a ``%%minimize`` cell."""
+    if cell is not None:
+        return problem_from_cell(cell, filename or "<cell>", namespace, wrt, of)
+    if of is not None:
+        raise GradmagicError(
+            "--of is for the cell form (%%minimize); in a line, the expression is the objective."
+        )
+    return problem_from_line(objective, namespace, wrt, namespace.get("_tape"))
 
 
 def problem_from_line(

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gradmagic import render
+from gradmagic.minimize import bounds as boxes
+from gradmagic.minimize import optimize_result as scipy_shape
 from gradmagic.minimize.optimizers import resolve_optimizer
 from gradmagic.minimize.step_size import LR_DIGITS, StepSizeAdvice, lr_text
 from gradmagic.plots import ShownWithPlot
@@ -44,10 +46,13 @@ def magic_line(
     return " ".join(parts)
 
 
-class MinimizeResult(ShownWithPlot):
+class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     """One run: ``values``, ``loss``, ``steps``, ``converged``, ``history``, ``path``,
     ``optimizer``, ``lr`` (and ``momentum``, ``tol``, ``grad_norm``, ``diverged_at``,
-    ``interrupted``, ``start``)."""
+    ``interrupted``, ``start``, ``lr_history``, ``bounds``), and SciPy's ``OptimizeResult``
+    fields ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``njev``, ``success``, ``status``,
+    ``message`` with ``result["x"]``, ``"fun" in result`` and ``result.keys()``
+    (see :mod:`~gradmagic.minimize.optimize_result`)."""
 
     def __init__(
         self,
@@ -78,6 +83,27 @@ class MinimizeResult(ShownWithPlot):
     grad_norm = property(lambda self: self.run.grad_norm)
     diverged_at = property(lambda self: self.run.diverged_at)
     interrupted = property(lambda self: self.run.interrupted)
+    lr_history = property(lambda self: self.run.lr_history, doc="lr of each step (--schedule).")
+    schedule = property(lambda self: self.run.schedule)
+    bounds = property(lambda self: self.run.bounds, doc="(lower, upper) per variable, or None.")
+    stopped_by_callback = property(lambda self: self.run.stopped_by_callback)
+    x = property(lambda self: scipy_shape.by_name(self.variables, self.run.values))
+    fun = property(lambda self: self.run.loss, doc="SciPy's name for the final objective.")
+    jac = property(lambda self: scipy_shape.by_name(self.variables, self.run.jac))
+    nit = property(lambda self: self.run.steps, doc="Steps run.")
+    nfev = property(lambda self: self.run.nfev, doc="Objective (and gradient) evaluations.")
+    njev = property(lambda self: self.run.nfev, doc="Gradient evaluations (with each value).")
+    success = property(lambda self: self.status == scipy_shape.CONVERGED)
+
+    @property
+    def status(self) -> scipy_shape.Status:
+        """SciPy's code: 0 converged, 1 step limit, 2 diverged, 3 interrupted, 99 callback
+        (calling it, as the older ``status()`` method, gives :attr:`message`)."""
+        return scipy_shape.Status(scipy_shape.status_code(self.run), self.message)
+
+    def optimize_result(self) -> scipy_shape.OptimizeResult:
+        """The SciPy fields as a plain ``OptimizeResult`` (a dict with attribute access)."""
+        return scipy_shape.optimize_fields(self.run, self.variables, self.message)
 
     @property
     def diverged(self) -> bool:
@@ -88,8 +114,10 @@ class MinimizeResult(ShownWithPlot):
         """Finished without diverging or being interrupted (values may be written back)."""
         return not self.diverged and not self.interrupted
 
-    def status(self) -> str:
-        """One sentence: converged, finished, diverged (with a suggestion) or interrupted."""
+    @property
+    def message(self) -> str:
+        """Why the run stopped, in one sentence: converged, finished, diverged (with a
+        suggestion), interrupted or stopped by the callback."""
         run = self.run
         if run.diverged_at is not None:
             text = (
@@ -104,23 +132,40 @@ class MinimizeResult(ShownWithPlot):
                 f"Interrupted after {run.steps} steps: the variables keep their starting values; "
                 "this partial result is stored as _min."
             )
+        if run.stopped_by_callback:
+            return f"Stopped by the callback (StopIteration) after {run.steps} steps."
+        norm = "projected gradient norm" if run.bounds else "gradient norm"
+        default = " (L-BFGS's default tol, as SciPy's gtol)" if run.default_tol else ""
+        if run.stalled:
+            return (
+                f"Converged after {run.steps} steps: the objective stopped decreasing (a relative "
+                f"decrease below SciPy's ftol, 2.2e-09); the {norm} is {render.number(run.grad_norm)}."
+            )
         if run.converged:
             return (
-                f"Converged after {run.steps} steps: the gradient norm fell below "
-                f"{render.number(run.tol)}."
+                f"Converged after {run.steps} steps: the {norm} fell below "
+                f"{render.number(run.tol)}{default}."
             )
+        settled = self.settled_at()
+        note = (
+            f" The objective stopped changing after step {settled}: converged there"
+            + (
+                " as far as this precision allows."
+                if run.tol is not None
+                else " (--tol stops a run once the gradient norm is small)."
+            )
+            if settled is not None
+            else ""
+        )
         if run.tol is not None:
-            return f"Not converged: {run.steps} steps ran and the gradient norm is still above {render.number(run.tol)}."
+            return (
+                f"Not converged: all {run.steps} steps ran (the step limit) and the {norm} is "
+                f"still above {render.number(run.tol)}{default}.{note}"
+            )
         finished = (
             "Finished the only step." if run.steps == 1 else f"Finished all {run.steps} steps."
         )
-        settled = self.settled_at()
-        if settled is not None:
-            finished += (
-                f" The objective stopped changing after step {settled}: converged there "
-                "(--tol stops a run once the gradient norm is small)."
-            )
-        return finished
+        return finished + note
 
     def settled_at(self) -> int | None:
         """For a line-search optimizer (L-BFGS): the step after which the objective never
@@ -139,12 +184,14 @@ class MinimizeResult(ShownWithPlot):
         run = self.run
         spec = resolve_optimizer(run.optimizer)
         step = f"lr {lr_text(run.lr)}" if spec.uses_lr else "step lengths by line search"
+        if run.schedule is not None:
+            step += f", {run.schedule} schedule"
         parts = [step]
         if run.momentum is not None:
             parts.append(
                 f"{spec.momentum_name or 'momentum'} {render.number(run.momentum, LR_DIGITS)}"
             )
-        if run.tol is not None:
+        if run.tol is not None and not run.default_tol:  # the message names a default tol
             parts.append(f"tol {render.number(run.tol)}")
         return f"{run.optimizer} ({', '.join(parts)})"
 
@@ -169,7 +216,10 @@ class MinimizeResult(ShownWithPlot):
             f"steps: {self.run.steps} of {self.run.requested_steps}{stopped}; "
             f"gradient norm: {render.number(self.run.grad_norm)}"
         )
-        table.notes.append(self.status())
+        if self.run.bounds:
+            box = boxes.describe(self.variables, self.run.bounds)
+            table.notes.append(f"Every step projected onto bounds: {box}.")
+        table.notes.append(self.message)
         return [table]
 
     def plot(self, path: bool | None = None) -> Any:

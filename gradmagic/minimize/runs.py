@@ -3,7 +3,7 @@ or compare several optimizers from the same start without touching anything."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gradmagic.minimize.problem import Problem
@@ -20,12 +20,27 @@ def minimize_problem(
     momentum: float | None,
     tol: float | None,
     progress: bool = True,
+    bounds: Mapping[str, tuple] | None = None,
+    schedule: str | None = None,
+    callback: Callable | None = None,
 ) -> Any:
-    """Run, write the optimum back only after a clean finish, and return the result."""
+    """Run, write the optimum back only after a clean finish, and return the result.
+
+    ``bounds`` maps variable names to ``(lower, upper)`` (None: open); ``schedule`` names an
+    optax schedule (``lr`` is its peak); ``callback`` gets the result so far after every
+    compiled chunk and may stop the run with ``StopIteration`` (the values are then kept)."""
     bar = ProgressBar(steps, optimizer) if progress and progress_wanted() else None
     try:
         result = problem.solve(
-            optimizer=optimizer, lr=lr, steps=steps, momentum=momentum, tol=tol, on_progress=bar
+            optimizer=optimizer,
+            lr=lr,
+            steps=steps,
+            momentum=momentum,
+            tol=tol,
+            on_progress=bar,
+            bounds=per_variable(problem, bounds),
+            schedule=schedule,
+            callback=callback,
         )
     finally:
         if bar is not None:
@@ -43,6 +58,8 @@ def compare_optimizers(
     steps: int,
     momentum: float | None,
     tol: float | None,
+    bounds: Mapping[str, tuple] | None = None,
+    schedule: str | None = None,
 ) -> Any:
     """``--compare``: every optimizer from the same start; the namespace is not touched."""
     from gradmagic.minimize.optimizers import resolve_optimizer
@@ -59,6 +76,15 @@ def compare_optimizers(
             steps=steps,
             momentum=momentum if spec.momentum_name else None,
             tol=tol,
+            bounds=per_variable(problem, bounds),
+            schedule=schedule if spec.uses_lr else None,
         )
         results[spec.name] = MinimizeResult(problem, problem.start, run)
     return Comparison(problem, results)
+
+
+def per_variable(problem: Problem, bounds: Mapping[str, tuple] | None) -> list | None:
+    """``{name: (lower, upper)}`` as the engine takes it: one entry per variable (or None)."""
+    if not bounds:
+        return None
+    return [bounds.get(name) for name in problem.variables]
