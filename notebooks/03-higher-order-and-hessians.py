@@ -36,9 +36,8 @@ c = 1.0
 y = a * x**2 + b * x + c
 
 # %% [markdown]
-# How to read the second table: its row is named after the first derivative, `dy/dx`, and
-# the column `order n` holds the n-th derivative $d^n y/dx^n$. So `order 2` is
-# $d^2y/dx^2 = 2$, not $dy/dx$.
+# How to read the second table: its row $d^n y/dx^n$ is the n-th derivative, and the column
+# `n = 2` holds it for $n = 2$: $d^2y/dx^2 = 2$ (the column `n = 1` repeats $dy/dx$).
 #
 # For $y = x^3$ at $x = 1$: $3x^2 = 3$, $6x = 6$ and $6$.
 

@@ -67,7 +67,8 @@ panel
 # notebook records what happens. The panel has worked out the curvature at the start:
 
 # %%
-print(f"λmin = {panel.lambda_min:g}, λmax = {panel.lambda_max:g}, 2/λmax = {panel.bound:g}")
+curvature = panel.curvature
+print(f"λmin = {curvature.lambda_min:g}, λmax = {curvature.lambda_max:g}, 2/λmax = {panel.bound:g}")
 
 # %% [markdown]
 # At the starting rate 0.01, 200 steps were plenty for the steep $y$ but not for the
@@ -243,7 +244,9 @@ y = 1.0
 
 # %%
 # other = %minimize x**2 + 100*y**2 --wrt x,y --widgets
-print(f"2/λmax = {other.bound:g}, best step = {2 / (other.lambda_min + other.lambda_max):.4f}")
+print(
+    f"2/λmax = {other.bound:g}, best step = {2 / (other.curvature.lambda_min + other.curvature.lambda_max):.4f}"
+)
 
 # %% [markdown] jupyter={"source_hidden": true}
 # **Answer.** $\lambda = 2$ and $200$: the bound is $2/200 = 0.01$, the best step
