@@ -117,36 +117,21 @@ class Problem:
     def solve(
         self,
         *,
-        optimizer: str,
-        lr: float,
-        steps: int,
-        momentum: float | None,
-        tol: float | None,
         start: Sequence[Any] | None = None,
-        on_progress: Callable[[int, float], None] | None = None,
         curvature: Any = None,
-        **engine: Any,
+        **settings: Any,
     ) -> Any:
-        """One run as a :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run
-        gets step-size advice from ``curvature`` (a :class:`Curvature` the caller already
-        has, as the panel does) or else the curvature at its start (compiled once per
-        problem, like the loop)."""
+        """One run (``settings`` as :meth:`run` takes them) as a
+        :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run gets step-size
+        advice from ``curvature`` (a :class:`Curvature` the caller already has, as the panel
+        does) or else the curvature at its start (compiled once per problem, like the loop)."""
         from gradmagic.minimize.curvature import curvature_at
         from gradmagic.minimize.optimizers import resolve_optimizer
         from gradmagic.minimize.result import MinimizeResult
         from gradmagic.minimize.step_size import StepSizeAdvice
 
         begin = tuple(start) if start is not None else self.start
-        run = self.run(
-            optimizer=optimizer,
-            lr=lr,
-            steps=steps,
-            momentum=momentum,
-            tol=tol,
-            start=begin,
-            on_progress=on_progress,
-            **engine,
-        )
+        run = self.run(start=begin, **settings)
         advice = None
         if run.diverged_at is not None and curvature is None:
             curvature = curvature_at(self.objective, begin, self.aux(), cache_key=self.cache_key)
