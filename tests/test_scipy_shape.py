@@ -277,7 +277,10 @@ def test_an_explicit_tol_alone_decides_when_lbfgs_stops():
     with counting_compilations() as compiled:  # the same program: ftol's switch is traced
         explicit = minimize(rosen, (start,), optimizer="lbfgs", steps=600, tol=1e-9)
     assert compiled == [] and default.stalled and default.steps < 600
-    assert not explicit.stalled and not explicit.converged and explicit.steps == 600
+    # Only the explicit tol decides: either the gradient norm went below it (some JAX
+    # versions reach x = 1 exactly) or every step ran; never SciPy's ftol stall.
+    assert not explicit.stalled
+    assert explicit.grad_norm < 1e-9 if explicit.converged else explicit.steps == 600
 
 
 @pytest.mark.parametrize(
