@@ -27,6 +27,7 @@ from gradmagic.derivatives import (
     higher_orders,
     is_tracer_error,
 )
+from gradmagic.errors import GradmagicError
 from gradmagic.program_cache import ProgramCache, arguments_key, constants_key
 from gradmagic.recording import Operation, operations
 from gradmagic.values import is_floating
@@ -44,7 +45,6 @@ class _CompiledTape:
 
 
 PROGRAMS = ProgramCache()
-NOT_COMPILABLE = "not compilable"  # cached for cells whose control flow needs values
 
 
 def differentiate_compiled(
@@ -80,23 +80,20 @@ def differentiate_compiled(
         constants_key(program.frozen, skip=source_names),
     )
 
-    def build() -> _CompiledTape | str:
+    def build() -> _CompiledTape | GradmagicError:
         try:
             return _build_compiled(program, sources, targets, dynamic_names, hessian, order)
         except (jax.errors.JAXTypeError, TypeError) as error:
             if isinstance(error, TypeError) and not is_tracer_error(error):
                 raise
-            if explain:
-                raise explain_trace_error(error, program.analysis, compiled=True) from None
-            return NOT_COMPILABLE
+            # Cached in place of a program: the cell is not tried again, and --jit can
+            # still say which line needs values.
+            return explain_trace_error(error, program.analysis, compiled=True)
 
     entry = PROGRAMS.get_or_build(key, build)
-    if entry is NOT_COMPILABLE:
+    if isinstance(entry, GradmagicError):
         if explain:
-            PROGRAMS.forget(key)
-            return differentiate_compiled(
-                program, sources, targets, hessian=hessian, order=order, record=record
-            )
+            raise entry
         return None
     primals = tuple(
         jnp.zeros(entry.intermediate_shapes[s.name].shape, entry.intermediate_shapes[s.name].dtype)

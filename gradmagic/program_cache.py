@@ -41,9 +41,6 @@ class ProgramCache:
             self._entries.popitem(last=False)
         return entry
 
-    def forget(self, key: Hashable) -> None:
-        self._entries.pop(key, None)
-
     def __len__(self) -> int:
         return len(self._entries)
 
