@@ -56,20 +56,34 @@ def names(text: str | None, option: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def assignments(text: str, option: str, form: str, example: str) -> dict[str, str]:
+    """``'x=4, y=0.5'`` → ``{'x': '4', 'y': '0.5'}``: comma-separated ``NAME=VALUE`` pairs,
+    each name once (the caller reads the values); ``form`` and ``example`` say, in the
+    message, what a pair looks like."""
+    pairs: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, equals, value = (piece.strip() for piece in part.partition("="))
+        if not equals or not is_name(name):
+            raise GradmagicError(
+                f"{option} takes {form} pairs, comma-separated (e.g. {option} {example}); "
+                f"{part!r} is not one."
+            )
+        if name in pairs:
+            raise GradmagicError(f"{option} sets {name} more than once; give each name once.")
+        pairs[name] = value
+    if not pairs:
+        raise GradmagicError(f"{option} needs {form} pairs (e.g. {option} {example}).")
+    return pairs
+
+
 def start_values(text: str | None, option: str = "--start") -> dict[str, float]:
     """``'x=4, y=0.5'`` → ``{'x': 4.0, 'y': 0.5}``: each a name, once, with a real number."""
     if text is None:
         return {}
     values: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, equals, number = (piece.strip() for piece in part.partition("="))
-        if not equals or not is_name(name):
-            raise GradmagicError(
-                f"{option} takes name=value pairs, comma-separated (e.g. {option} x=4,y=0.5); "
-                f"{part!r} is not one."
-            )
+    for name, number in assignments(text, option, "name=value", "x=4,y=0.5").items():
         try:
             value = float(number)
         except ValueError:
@@ -78,11 +92,7 @@ def start_values(text: str | None, option: str = "--start") -> dict[str, float]:
             ) from None
         if value != value or value in (float("inf"), float("-inf")):
             raise GradmagicError(f"{option} {name}={number}: give a finite number.")
-        if name in values:
-            raise GradmagicError(f"{option} sets {name} more than once; give each name once.")
         values[name] = value
-    if not values:
-        raise GradmagicError(f"{option} needs name=value pairs (e.g. {option} x=4,y=0.5).")
     return values
 
 
@@ -135,23 +145,19 @@ def bounds(
     if text is None:
         return {}
     variables = list(variables)
+    form, example = "NAME=LOWER:UPPER", "x=0:1,y=:5; either end may be left open"
     box: dict[str, tuple[float | None, float | None]] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, equals, span = (s.strip() for s in part.partition("="))
-        if not equals or span.count(":") != 1 or not is_name(name):
+    for name, span in assignments(text, "--bounds", form, example).items():
+        if span.count(":") != 1:
             raise GradmagicError(
-                f"--bounds takes NAME=LOWER:UPPER pairs, comma-separated (e.g. --bounds "
-                f"x=0:1,y=:5; either end may be left open); {part!r} is not one."
+                f"--bounds takes {form} pairs, comma-separated (e.g. --bounds {example}); "
+                f"{name + '=' + span!r} is not one."
             )
         if name not in variables:
             raise GradmagicError(
                 f"--bounds {name}: {name} is not a variable being optimised "
                 f"({', '.join(variables)}); bound those, or add {name} to --wrt."
             )
-        if name in box:
-            raise GradmagicError(f"--bounds gives {name} twice; give each variable once.")
         low_text, high_text = span.split(":")
         low, high = _bound(low_text, name, "lower"), _bound(high_text, name, "upper")
         if low is not None and high is not None and low > high:
@@ -160,8 +166,6 @@ def bounds(
                 f"write it as {name}={high_text.strip()}:{low_text.strip()}."
             )
         box[name] = (low, high)
-    if not box:
-        raise GradmagicError("--bounds needs at least one NAME=LOWER:UPPER (e.g. x=0:1).")
     return box
 
 
