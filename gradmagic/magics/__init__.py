@@ -16,12 +16,18 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import magic_arguments, parse_argstring
 from traitlets import Bool, Int, TraitError, observe, validate
 
 from gradmagic import options as line_options
 from gradmagic import settings as session
 from gradmagic.errors import GradmagicError
+from gradmagic.magics.declarations import (
+    minimize_arguments,
+    stored_as,
+    tape_arguments,
+    wrt_inputs,
+)
 
 MAGIC_NAMES = {"line": ("grad", "hessian", "minimize", "gradmagic"), "cell": ("tape", "minimize")}
 
@@ -39,25 +45,6 @@ def _usage_errors(magic: str) -> Callable:
                 raise UsageError(str(error)) from None
 
         return wrapper
-
-    return decorate
-
-
-def _wrt_inputs(default: str) -> Callable:
-    """The one-liners' ``--wrt`` option."""
-    return argument("--wrt", metavar="NAMES", help=f"Inputs, comma-separated (default: {default}).")
-
-
-def _stored_as(what: str, variable: str) -> Callable:
-    """The ``--name VAR`` and ``--quiet`` options every result-storing magic has."""
-
-    def decorate(method: Callable) -> Callable:
-        method = argument(
-            "--quiet",
-            action="store_true",
-            help=f"Display nothing ({what} is still stored as {variable}).",
-        )(method)
-        return argument("--name", metavar="VAR", help=f"Also store {what} as VAR.")(method)
 
     return decorate
 
@@ -118,55 +105,8 @@ class GradMagics(Magics):
 
     # ------------------------------------------------------------------ %%tape
     @magic_arguments()
-    @argument(
-        "--wrt",
-        metavar="NAMES",
-        help="Inputs, comma-separated (default: floating names the cell reads). A name the cell assigns gives the derivative with respect to that intermediate value.",
-    )
-    @argument(
-        "--of",
-        metavar="NAMES",
-        help="Targets, comma-separated (default: floating names the cell assigns that depend on an input, then its last expression; _ names the last expression).",
-    )
-    @argument(
-        "--hessian",
-        action="store_true",
-        help="Hessian of each scalar target, with eigenvalues and what they say.",
-    )
-    @argument(
-        "--order",
-        type=int,
-        default=1,
-        metavar="N",
-        help="Derivatives of every order up to N for scalar inputs.",
-    )
-    @argument(
-        "--check",
-        action="store_true",
-        help="Central finite differences beside each autodiff value.",
-    )
-    @argument(
-        "--jit",
-        action="store_true",
-        help="Compile the derivative computation; reused when the cell runs again.",
-    )
-    @argument(
-        "--plot",
-        action="store_true",
-        help="Plot the target around the point (one input) or its contours (two).",
-    )
-    @argument(
-        "--show-tape",
-        action="store_true",
-        help="Show the recorded operations with the cell's names.",
-    )
-    @argument(
-        "--unconnected",
-        choices=("zero", "none"),
-        default="zero",
-        help="What an unconnected derivative is: 0 (default) or None, as TensorFlow.",
-    )
-    @_stored_as("the Tape", "_tape")
+    @tape_arguments
+    @stored_as("the Tape", "_tape")
     @cell_magic
     @_usage_errors("tape")
     def tape(self, line: str, cell: str) -> Any:
@@ -211,7 +151,7 @@ class GradMagics(Magics):
 
     # ------------------------------------------------------------------ %grad / %hessian
     @magic_arguments()
-    @_wrt_inputs("every floating name read; the result is then a dict")
+    @wrt_inputs("every floating name read; the result is then a dict")
     @line_magic
     @_usage_errors("grad")
     def grad(self, line: str) -> Any:
@@ -226,7 +166,7 @@ class GradMagics(Magics):
         return gradient_of_expression(expression, self.shell.user_ns, wrt)
 
     @magic_arguments()
-    @_wrt_inputs("every floating name read")
+    @wrt_inputs("every floating name read")
     @line_magic
     @_usage_errors("hessian")
     def hessian(self, line: str) -> Any:
@@ -262,52 +202,8 @@ class GradMagics(Magics):
 
     # ------------------------------------------------------------------ %minimize
     @magic_arguments()
-    @argument(
-        "--wrt",
-        metavar="NAMES",
-        help="Variables to optimise, comma-separated (may be omitted when the objective reads exactly one floating name).",
-    )
-    @argument(
-        "--of",
-        metavar="NAME",
-        help="Cell form: the variable the cell assigns that is the objective (default: its last expression).",
-    )
-    @argument(
-        "--optimizer",
-        default="sgd",
-        help="sgd (default), momentum, nesterov, adam, adamw, adagrad, rmsprop, lbfgs, or any optax optimizer by name.",
-    )
-    @argument("--lr", type=float, default=0.01, help="Learning rate (default 0.01).")
-    @argument("--steps", type=int, default=1000, help="Number of steps (default 1000).")
-    @argument("--momentum", type=float, help="Momentum (or β1, decay) where the optimizer has one.")
-    @argument("--tol", type=float, help="Stop once the gradient norm is below this (lbfgs: 1e-5).")
-    @argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5.")
-    @argument(
-        "--schedule",
-        help="lr schedule, --lr its peak: constant, cosine, linear, exponential, warmup_cosine.",
-    )
-    @argument("--callback", metavar="NAME", help="Call NAME(result so far) between chunks.")
-    @argument(
-        "--start",
-        metavar="NAME=VALUE,...",
-        help="Start from these values instead of the notebook's (e.g. x=4,y=0.5); the variables are still written back.",
-    )
-    @argument(
-        "--compare",
-        metavar="OPTIMIZERS",
-        help="Run each optimizer (comma-separated) from the same start; variables unchanged.",
-    )
-    @argument(
-        "--plot",
-        action="store_true",
-        help="Also draw the path over the objective's curve or contours.",
-    )
-    @argument(
-        "--widgets",
-        action="store_true",
-        help="An interactive panel: learning rate, optimizer, steps, momentum, start.",
-    )
-    @_stored_as("the result", "_min")
+    @minimize_arguments
+    @stored_as("the result", "_min")
     @line_cell_magic
     @_usage_errors("minimize")
     def minimize(self, line: str, cell: str | None = None) -> Any:

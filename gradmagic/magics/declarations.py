@@ -1,0 +1,150 @@
+"""The magics' options, declared once with IPython's ``magic_arguments``.
+
+``%tape?`` and ``%minimize?`` show the help written here; :mod:`gradmagic.magics` applies
+these declarations to its methods.  Kept apart so the magics module stays about what the
+magics do, not their option lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from IPython.core.magic_arguments import argument
+
+
+def wrt_inputs(default: str) -> Callable:
+    """The one-liners' ``--wrt`` option."""
+    return argument("--wrt", metavar="NAMES", help=f"Inputs, comma-separated (default: {default}).")
+
+
+def stored_as(what: str, variable: str) -> Callable:
+    """The ``--name VAR`` and ``--quiet`` options every result-storing magic has."""
+
+    def decorate(method: Callable) -> Callable:
+        method = argument(
+            "--quiet",
+            action="store_true",
+            help=f"Display nothing ({what} is still stored as {variable}).",
+        )(method)
+        return argument("--name", metavar="VAR", help=f"Also store {what} as VAR.")(method)
+
+    return decorate
+
+
+def tape_arguments(method: Callable) -> Callable:
+    """``%%tape``'s options, in the order its help lists them."""
+    for declare in reversed(
+        [
+            argument(
+                "--wrt",
+                metavar="NAMES",
+                help="Inputs, comma-separated (default: floating names the cell reads). A name the cell assigns gives the derivative with respect to that intermediate value.",
+            ),
+            argument(
+                "--of",
+                metavar="NAMES",
+                help="Targets, comma-separated (default: floating names the cell assigns that depend on an input, then its last expression; _ names the last expression).",
+            ),
+            argument(
+                "--hessian",
+                action="store_true",
+                help="Hessian of each scalar target, with eigenvalues and what they say.",
+            ),
+            argument(
+                "--order",
+                type=int,
+                default=1,
+                metavar="N",
+                help="Derivatives of every order up to N for scalar inputs.",
+            ),
+            argument(
+                "--check",
+                action="store_true",
+                help="Central finite differences beside each autodiff value.",
+            ),
+            argument(
+                "--jit",
+                action="store_true",
+                help="Compile the derivative computation; reused when the cell runs again.",
+            ),
+            argument(
+                "--plot",
+                action="store_true",
+                help="Plot the target around the point (one input) or its contours (two).",
+            ),
+            argument(
+                "--show-tape",
+                action="store_true",
+                help="Show the recorded operations with the cell's names.",
+            ),
+            argument(
+                "--unconnected",
+                choices=("zero", "none"),
+                default="zero",
+                help="What an unconnected derivative is: 0 (default) or None, as TensorFlow.",
+            ),
+        ]
+    ):
+        method = declare(method)
+    return method
+
+
+def minimize_arguments(method: Callable) -> Callable:
+    """``%minimize``'s options, in the order its help lists them."""
+    for declare in reversed(
+        [
+            argument(
+                "--wrt",
+                metavar="NAMES",
+                help="Variables to optimise, comma-separated (may be omitted when the objective reads exactly one floating name).",
+            ),
+            argument(
+                "--of",
+                metavar="NAME",
+                help="Cell form: the variable the cell assigns that is the objective (default: its last expression).",
+            ),
+            argument(
+                "--optimizer",
+                default="sgd",
+                help="sgd (default), momentum, nesterov, adam, adamw, adagrad, rmsprop, lbfgs, or any optax optimizer by name.",
+            ),
+            argument("--lr", type=float, default=0.01, help="Learning rate (default 0.01)."),
+            argument("--steps", type=int, default=1000, help="Number of steps (default 1000)."),
+            argument(
+                "--momentum",
+                type=float,
+                help="Momentum (or β1, decay) where the optimizer has one.",
+            ),
+            argument(
+                "--tol", type=float, help="Stop once the gradient norm is below this (lbfgs: 1e-5)."
+            ),
+            argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5."),
+            argument(
+                "--schedule",
+                help="lr schedule, --lr its peak: constant, cosine, linear, exponential, warmup_cosine.",
+            ),
+            argument("--callback", metavar="NAME", help="Call NAME(result so far) between chunks."),
+            argument(
+                "--start",
+                metavar="NAME=VALUE,...",
+                help="Start from these values instead of the notebook's (e.g. x=4,y=0.5); the variables are still written back.",
+            ),
+            argument(
+                "--compare",
+                metavar="OPTIMIZERS",
+                help="Run each optimizer (comma-separated) from the same start; variables unchanged.",
+            ),
+            argument(
+                "--plot",
+                action="store_true",
+                help="Also draw the path over the objective's curve or contours.",
+            ),
+            argument(
+                "--widgets",
+                action="store_true",
+                help="An interactive panel: learning rate, optimizer, steps, momentum, start.",
+            ),
+        ]
+    ):
+        method = declare(method)
+    return method
