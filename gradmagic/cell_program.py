@@ -26,6 +26,7 @@ import numpy as np
 
 from gradmagic.cell import LAST_EXPRESSION, PERTURBATIONS, CellAnalysis, compile_cell
 from gradmagic.errors import GradmagicError
+from gradmagic.pytrees import Leaf, leaf_value, with_leaves
 from gradmagic.values import default_float, is_floating
 
 _MISSING = object()
@@ -71,11 +72,19 @@ class Source:
     """A value to differentiate with respect to.
 
     ``intermediate`` sources are names the cell assigns: the derivative is taken with
-    respect to a zero perturbation added after their last top-level assignment.
+    respect to a zero perturbation added after their last top-level assignment.  A
+    ``leaf`` source is one floating leaf of a pytree the name holds (``params['w']``);
+    the rest of the pytree keeps its values.
     """
 
     name: str
     intermediate: bool = False
+    leaf: Leaf | None = None
+
+    @property
+    def label(self) -> str:
+        """How the source is shown: its name, or its leaf path (``params['w']``)."""
+        return self.name if self.leaf is None else self.leaf.label
 
 
 @dataclass
@@ -133,9 +142,20 @@ class CellProgram:
         intermediates become perturbations (on top of any other ``overrides``)."""
         replaced = dict(overrides or {})
         perturbations: dict[str, Any] = {}
+        leaves: dict[str, dict[int, Any]] = {}
         for source, value in zip(sources, values, strict=True):
-            (perturbations if source.intermediate else replaced)[source.name] = value
+            if source.leaf is not None:
+                leaves.setdefault(source.name, {})[source.leaf.index] = value
+            else:
+                (perturbations if source.intermediate else replaced)[source.name] = value
+        for name, replacements in leaves.items():
+            replaced[name] = with_leaves(self.frozen[name], replacements)
         return self.run(replaced, perturbations, outputs)
+
+    def source_value(self, source: Source) -> Any:
+        """An input source's value before the cell ran (the leaf, for a leaf source)."""
+        value = self.frozen[source.name]
+        return value if source.leaf is None else leaf_value(value, source.leaf.index)
 
     def label(self, name: str) -> str:
         """How a target is shown: its name, or the last expression's source text."""

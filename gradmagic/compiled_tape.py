@@ -68,7 +68,7 @@ def differentiate_compiled(
     dynamic_names = tuple(
         sorted(n for n, v in program.frozen.items() if is_floating(v) and n not in source_names)
     )
-    external = {s.name: as_array(program.frozen[s.name]) for s in sources if not s.intermediate}
+    external = {s.label: as_array(program.source_value(s)) for s in sources if not s.intermediate}
     dynamic = {name: as_array(program.frozen[name]) for name in dynamic_names}
     key = (
         program.analysis.source,
@@ -98,7 +98,7 @@ def differentiate_compiled(
     primals = tuple(
         jnp.zeros(entry.intermediate_shapes[s.name].shape, entry.intermediate_shapes[s.name].dtype)
         if s.intermediate
-        else external[s.name]
+        else external[s.label]
         for s in sources
     )
     outputs = entry.program(primals, dynamic)
@@ -128,12 +128,17 @@ def _build_compiled(
     """Trace once abstractly (dependencies, shapes), then jit the derivative program."""
     intermediates = [s.name for s in sources if s.intermediate]
     external_primals = {
-        s.name: as_array(program.frozen[s.name]) for s in sources if not s.intermediate
+        s.label: as_array(program.source_value(s)) for s in sources if not s.intermediate
     }
     dynamic_example = {name: as_array(program.frozen[name]) for name in dynamic_names}
 
     def plain(dynamic: dict[str, Any]) -> dict[str, Any]:
-        values = program.run({**dynamic, **external_primals}, None, intermediates or None)
+        values = program.run_sources(
+            [s for s in sources if not s.intermediate],
+            [external_primals[s.label] for s in sources if not s.intermediate],
+            intermediates or None,
+            dynamic,
+        )
         return {name: jnp.asarray(values[name]) for name in intermediates}
 
     shapes = jax.eval_shape(plain, dynamic_example) if intermediates else {}
@@ -148,7 +153,7 @@ def _build_compiled(
     example = tuple(
         jax.ShapeDtypeStruct(shapes[s.name].shape, shapes[s.name].dtype)
         if s.intermediate
-        else external_primals[s.name]
+        else external_primals[s.label]
         for s in sources
     )
     n = len(sources)
@@ -192,7 +197,7 @@ def _build_compiled(
         orders = {}
         if order > 1:
             for t, s in pairs:
-                orders[f"{chosen[t]}\0{sources[s].name}"] = higher_orders(
+                orders[f"{chosen[t]}\0{sources[s].label}"] = higher_orders(
                     function, primals, t, s, order
                 )
         return {"values": values, "jacobians": jacobians, "hessians": hessians, "orders": orders}
@@ -204,7 +209,7 @@ def _build_compiled(
         intermediate_shapes=dict(shapes),
         operations=operations(
             forward,
-            [s.name for s in sources],
+            [s.label for s in sources],
             [program.label(name) for name in chosen],
             program.analysis.filename,
         ),

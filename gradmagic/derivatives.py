@@ -49,7 +49,7 @@ def _primals(program: CellProgram, sources: Sequence[Source]) -> tuple[jax.Array
         plain = program.run(outputs=intermediates)
         shapes = {name: as_array(plain[name]) for name in intermediates}
     return tuple(
-        jnp.zeros_like(shapes[s.name]) if s.intermediate else as_array(program.frozen[s.name])
+        jnp.zeros_like(shapes[s.name]) if s.intermediate else as_array(program.source_value(s))
         for s in sources
     )
 
@@ -252,7 +252,7 @@ def differentiate(
     if order > 1 and chosen:
         function = cell_function(program, sources, chosen)
         for t, s in _scalar_pairs(chosen, sources, result.values, primals):
-            result.orders[(chosen[t], sources[s].name)] = higher_orders(
+            result.orders[(chosen[t], sources[s].label)] = higher_orders(
                 function, primals, t, s, order
             )
     if record and chosen:
@@ -275,7 +275,7 @@ def _record(
     linear_names: Sequence[str],
 ) -> tuple[list[Operation], bool]:
     """The forward operations; where the cell branches on values, the linearised ones."""
-    labels = [s.name for s in sources]
+    labels = [s.label for s in sources]
     try:
         forward = jax.make_jaxpr(cell_function(program, sources, targets))(*primals)
     except jax.errors.ConcretizationTypeError:

@@ -81,8 +81,8 @@ def _compiled_derivative(program: Any, sources: Sequence[Any], kind: str) -> Any
     from gradmagic.cell_program import as_array
     from gradmagic.program_cache import arguments_key, constants_key
 
-    names = tuple(s.name for s in sources)
-    primals = tuple(as_array(program.frozen[name]) for name in names)
+    names = tuple(dict.fromkeys(s.name for s in sources))
+    primals = tuple(as_array(program.source_value(s)) for s in sources)
     dynamic = {
         name: as_array(value)
         for name, value in sorted(program.frozen.items())
@@ -91,7 +91,7 @@ def _compiled_derivative(program: Any, sources: Sequence[Any], kind: str) -> Any
     key = (
         kind,
         program.analysis.source,
-        names,
+        tuple(sources),
         tuple(sorted(program.fallback)),
         arguments_key(primals, dynamic),
         constants_key(program.frozen, skip=names),
@@ -131,7 +131,12 @@ def _compile(
     def gradient(values: tuple, dynamic: dict[str, Any]) -> Any:
         return jax.grad(lambda *p: scalar(p, dynamic), argnums=argnums)(*values)
 
+    leaves = any(s.leaf is not None for s in sources)  # a pytree: blocks per pair of leaves
+
     def hessian(values: tuple, dynamic: dict[str, Any]) -> Any:
+        if leaves:
+            blocks = jax.hessian(lambda *p: scalar(p, dynamic), argnums=argnums)(*values)
+            return tuple(tuple(row) for row in blocks)
         if len(values) == 1:
             return jax.hessian(lambda p: scalar((p,), dynamic))(values[0])
         if all(jnp.shape(p) == () for p in values):  # several scalars: one matrix
@@ -145,7 +150,7 @@ def _compile(
 
 
 def one_line_sources(program: Any, namespace: dict[str, Any], wrt: Sequence[str]) -> list:
-    """``--wrt`` for an expression: defined floating names only (no intermediates)."""
+    """``--wrt`` for an expression: defined floating names or pytrees (no intermediates)."""
     sources = resolve_sources(program.analysis, namespace, wrt)
     for source in sources:
         if source.intermediate:
@@ -158,14 +163,35 @@ def gradient_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequ
     """``%grad``: one name → its derivative; several → a tuple; none given → a dict."""
     program = _one_line_program(expression, namespace)
     sources = one_line_sources(program, namespace, wrt)
-    gradients = _compiled_derivative(program, sources, "grad")
+    gradients = by_name(program, sources, _compiled_derivative(program, sources, "grad"))
     if not wrt:
-        return {s.name: g for s, g in zip(sources, gradients, strict=True)}
-    return gradients[0] if len(sources) == 1 else tuple(gradients)
+        return gradients
+    return gradients[wrt[0]] if len(wrt) == 1 else tuple(gradients[name] for name in wrt)
+
+
+def by_name(program: Any, sources: Sequence[Any], results: Sequence[Any]) -> dict[str, Any]:
+    """Results per source, regrouped per notebook name: a pytree input's leaves go back
+    into its structure (``%grad loss(params) --wrt params`` gives a dict like ``params``)."""
+    from gradmagic.pytrees import assembled
+
+    grouped: dict[str, list[tuple[Any, Any]]] = {}
+    for source, result in zip(sources, results, strict=True):
+        grouped.setdefault(source.name, []).append((source, result))
+    return {
+        name: pairs[0][1]
+        if pairs[0][0].leaf is None
+        else assembled(program.frozen[name], [s.leaf for s, _ in pairs], [r for _, r in pairs])
+        for name, pairs in grouped.items()
+    }
 
 
 def hessian_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequence[str]) -> Any:
     """``%hessian``: a matrix; a tuple of blocks when several inputs include an array."""
     program = _one_line_program(expression, namespace)
     sources = one_line_sources(program, namespace, wrt)
-    return _compiled_derivative(program, sources, "hessian")
+    hessian = _compiled_derivative(program, sources, "hessian")
+    names = list(dict.fromkeys(s.name for s in sources))
+    if len(names) == 1 and sources[0].leaf is not None:  # one pytree: nested like it
+        rows = [by_name(program, sources, row)[names[0]] for row in hessian]
+        return by_name(program, sources, rows)[names[0]]
+    return hessian

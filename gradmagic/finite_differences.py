@@ -63,7 +63,7 @@ def finite_differences(
                 checks.append(
                     FiniteDifference(
                         target=target,
-                        source=source.name,
+                        source=source.label,
                         index=index,
                         autodiff=autodiff,
                         estimate=estimate,

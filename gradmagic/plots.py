@@ -145,7 +145,7 @@ def tape_plot(tape: Tape) -> Plot:
     """One scalar input: target and tangent (and quadratic with --hessian); two: contours."""
     derivatives = tape.derivatives
     external = [s for s in derivatives.sources if not s.intermediate]
-    scalar_inputs = [s for s in external if np.shape(tape.program.frozen[s.name]) == ()]
+    scalar_inputs = [s for s in external if np.shape(tape.program.source_value(s)) == ()]
     scalar_targets = [t for t in derivatives.targets if np.shape(derivatives.values[t]) == ()]
     if (
         not scalar_targets
@@ -154,7 +154,7 @@ def tape_plot(tape: Tape) -> Plot:
     ):
         raise GradmagicError(
             "--plot needs a scalar target and one or two scalar inputs; "
-            f"this tape has inputs {', '.join(s.name for s in external) or 'none'}. "
+            f"this tape has inputs {', '.join(s.label for s in external) or 'none'}. "
             "Choose them with --wrt."
         )
     from gradmagic.cell_program import cell_function
@@ -166,7 +166,7 @@ def tape_plot(tape: Tape) -> Plot:
     def scalar(*values: Any) -> Any:
         return function(*values)[0]
 
-    point = [float(tape.program.frozen[s.name]) for s in external]
+    point = [float(tape.program.source_value(s)) for s in external]
     gradient = [
         float(np.asarray(derivatives.jacobians[target][derivatives.sources.index(s)]))
         for s in external
@@ -175,7 +175,7 @@ def tape_plot(tape: Tape) -> Plot:
     figure = new_figure()
     axes = figure.add_subplot()
     if len(external) == 1:
-        name = external[0].name
+        name = external[0].label
         span = max(1.0, abs(point[0]))
         xs = np.linspace(point[0] - span, point[0] + span, 201)
         ys = evaluate_on(scalar, xs)
@@ -196,7 +196,7 @@ def tape_plot(tape: Tape) -> Plot:
         axes.legend()
         description = f"{label} against {name} around {name} = {point[0]:g}, with its tangent"
     else:
-        (n0, n1) = (external[0].name, external[1].name)
+        (n0, n1) = (external[0].label, external[1].label)
         spans = [max(1.0, abs(p)) for p in point]
         contours = draw_contours(
             axes,

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
+from gradmagic.pytrees import is_container
 from gradmagic.values import is_floating
 
 
@@ -90,12 +91,25 @@ def fingerprint(value: Any) -> Any:
 
 
 def constants_key(frozen: dict[str, Any], skip: Any = ()) -> tuple:
-    """The fingerprints of the non-floating values a cell reads (its baked-in constants)."""
+    """The fingerprints of the non-floating values a cell reads (its baked-in constants).
+
+    Names in ``skip`` are passed as arguments; when one holds a pytree, its structure and
+    non-floating leaves (held constant, so baked in) still count."""
     return tuple(
         sorted(
-            (n, fingerprint(v)) for n, v in frozen.items() if not is_floating(v) and n not in skip
+            (n, structure_key(v) if n in skip else fingerprint(v))
+            for n, v in frozen.items()
+            if not is_floating(v) and (n not in skip or is_container(v))
         )
     )
+
+
+def structure_key(tree: Any) -> tuple:
+    """A pytree argument's baked-in part: its structure and its non-floating leaves."""
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return (str(treedef), tuple(None if is_floating(x) else fingerprint(x) for x in leaves))
 
 
 @contextlib.contextmanager

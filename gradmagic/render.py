@@ -47,6 +47,24 @@ def array(value: Any, precision: int | None = None) -> str:
     return f"{data.shape} {' '.join(body.split())}"
 
 
+SUMMARY_LIMIT = 6  # arrays with more numbers are summarised, not listed
+
+
+def summary(value: Any, precision: int | None = None) -> str:
+    """An array too big to list, in one short line: shape, norm, min/max and the first
+    values (``(64, 2) ‖·‖ 3.1, min -0.9, max 1.2: 0.1, -0.2, 0.3, …``); small ones as
+    :func:`array` shows them."""
+    data = np.asarray(value)
+    if data.size <= SUMMARY_LIMIT:
+        return array(data, precision)
+    flat = data.astype(np.float64).ravel()
+    first = ", ".join(number(v, precision) for v in flat[:3])
+    return (
+        f"{data.shape} ‖·‖ {number(np.linalg.norm(flat), precision)}, "
+        f"min {number(flat.min(), precision)}, max {number(flat.max(), precision)}: {first}, …"
+    )
+
+
 def elided(count: int, edge: int = 3, limit: int = 10) -> list[int | None]:
     """Indices to show out of ``count``: all when small, else ``edge`` each side with None."""
     if count <= limit:
@@ -62,6 +80,7 @@ class Table:
     header: Sequence[str]
     rows: list[Sequence[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    collapsible: bool = False  # HTML: a <details> the reader can fold (one per pytree)
 
 
 def text_table(table: Table) -> str:
@@ -86,7 +105,11 @@ def html_table(table: Table) -> str:
     """The same table as HTML with inline styles (no ids, no scripts: deterministic)."""
     escape = html.escape
     parts = []
-    if table.title:
+    if table.collapsible:
+        parts.append(
+            f'<details open><summary style="font-weight:bold">{escape(table.title)}</summary>'
+        )
+    elif table.title:
         parts.append(f'<div style="font-weight:bold;margin-top:0.4em">{escape(table.title)}</div>')
     parts.append(f'<table style="{_TABLE_STYLE}"><thead><tr>')
     parts.extend(f'<th style="{_HEAD_STYLE}">{escape(cell)}</th>' for cell in table.header)
@@ -99,6 +122,8 @@ def html_table(table: Table) -> str:
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     parts.extend(f'<div style="font-size:90%">{escape(note)}</div>' for note in table.notes)
+    if table.collapsible:
+        parts.append("</details>")
     return "".join(parts)
 
 

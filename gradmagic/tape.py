@@ -22,6 +22,8 @@ from gradmagic.derivatives import Derivatives, differentiate, higher_orders
 from gradmagic.errors import GradmagicError
 from gradmagic.finite_differences import FiniteDifference, finite_differences
 from gradmagic.plots import ShownWithPlot
+from gradmagic.pytrees import leaf_value, same_structure
+from gradmagic.sources import regroup, requested_sources
 from gradmagic.values import is_floating
 
 
@@ -107,7 +109,7 @@ class Tape(ShownWithPlot):
     @property
     def inputs(self) -> tuple[str, ...]:
         """The sources, in column order (names read by the cell, or assigned ones)."""
-        return tuple(source.name for source in self._derivatives.sources)
+        return tuple(source.label for source in self._derivatives.sources)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -124,7 +126,7 @@ class Tape(ShownWithPlot):
             if source.intermediate:
                 result[source.name] = self._concrete.get(source.name, value)
             else:
-                result[source.name] = self._program.frozen[source.name]
+                result[source.label] = self._program.source_value(source)
         for name in self._derivatives.targets:
             label = self._program.label(name)
             result[label] = self._concrete.get(name, self._derivatives.values[name])
@@ -132,21 +134,30 @@ class Tape(ShownWithPlot):
 
     @property
     def function(self) -> Callable[..., Any]:
-        """A pure function of the inputs read from the notebook, in ``inputs`` order.
+        """A pure function of the inputs read from the notebook, one argument per name in
+        ``inputs`` order (a pytree input is one argument, shaped like the notebook's).
 
         Returns the target's value (a tuple when there are several targets); usable with
         ``jax.jit``, ``jax.vmap`` and ``jax.grad``.  Intermediate sources are not
         arguments: they are computed from the inputs.
         """
         external = [s for s in self._derivatives.sources if not s.intermediate]
+        names = list(dict.fromkeys(s.name for s in external))
         function = cell_function(self._program, external, self._derivatives.targets)
         single = len(self._derivatives.targets) == 1
 
         def tape_function(*inputs: Any) -> Any:
-            outputs = function(*inputs)
+            given = dict(zip(names, inputs, strict=True))
+            values = [
+                given[s.name] if s.leaf is None else leaf_value(given[s.name], s.leaf.index)
+                for s in external
+            ]
+            outputs = function(*values)
             return outputs[0] if single else outputs
 
-        tape_function.__doc__ = f"Targets {', '.join(self.targets)} as a function of {', '.join(s.name for s in external)}."
+        tape_function.__doc__ = (
+            f"Targets {', '.join(self.targets)} as a function of {', '.join(names)}."
+        )
         return tape_function
 
     # ------------------------------------------------------------------ resolving arguments
@@ -172,27 +183,18 @@ class Tape(ShownWithPlot):
         )
 
     def _source(self, source: Any) -> Source:
-        for known in self._derivatives.sources:
-            if isinstance(source, str) and source == known.name:
-                return known
-        if isinstance(source, str):
-            if source in self._program.analysis.assigns:
-                return Source(source, intermediate=True)
-            if source in self._program.frozen and is_floating(self._program.frozen[source]):
-                return Source(source)
+        """The one source ``source`` (a label, a name or a value) stands for."""
+        found, tree = self._sources_for(source)
+        if tree is not None:
             raise GradmagicError(
-                f"{source!r} is neither a floating value the cell reads nor a name it assigns. "
-                f"Inputs: {', '.join(self.inputs)}."
+                f"{source!r} holds a pytree; name one of its leaves instead "
+                f"(e.g. {found[0].label!r}) or use gradient()/jacobian(), which take the pytree."
             )
-        for name, value in self._program.frozen.items():
-            if value is source and is_floating(value):
-                return Source(name)
-        for name, value in self._concrete.items():
-            if value is source and name in self._program.analysis.assigns:
-                return Source(name, intermediate=True)
-        raise GradmagicError(
-            "That value is not an input of this tape; pass an input's name instead "
-            f"(inputs: {', '.join(self.inputs)})."
+        return found[0]
+
+    def _sources_for(self, source: Any) -> tuple[list[Source], Any]:
+        return requested_sources(
+            source, self._derivatives.sources, self._program, self._concrete, self.inputs
         )
 
     def _blocks(self, target: str, sources: Sequence[Source]) -> list[Any]:
@@ -221,14 +223,21 @@ class Tape(ShownWithPlot):
             return tuple(results)
         return results[0]
 
+    def _default_request(self) -> tuple[str, ...]:
+        """Every input by name (a pytree once, by its name), in column order."""
+        return tuple(
+            dict.fromkeys(s.name if s.leaf else s.label for s in self._derivatives.sources)
+        )
+
     def _source_list(self, sources: Any) -> list[Any]:
         if sources is None:
-            return list(self.inputs)
+            return list(self._default_request())
         return list(sources) if isinstance(sources, list | tuple) else [sources]
 
     # ------------------------------------------------------------------ derivatives on demand
     def gradient(self, target: Any, sources: Any = None) -> Any:
-        """d(target)/d(sources), shaped like ``sources`` (a name/value, list or tuple).
+        """d(target)/d(sources), shaped like ``sources`` (a name/value, list or tuple; a
+        pytree input gives a pytree of the same structure).
 
         A list of targets gives the gradient of their sum (TensorFlow's rule); so does a
         non-scalar target.  Unconnected entries are zeros, or ``None`` with
@@ -236,7 +245,8 @@ class Tape(ShownWithPlot):
         """
         targets = target if isinstance(target, list | tuple) else [target]
         requested = self._source_list(sources)
-        resolved = [self._source(s) for s in requested]
+        groups = [self._sources_for(s) for s in requested]
+        resolved = [source for found, _ in groups for source in found]
         total: list[Any] = [None] * len(resolved)
         for each in targets:
             name = self.target_name(each)
@@ -253,14 +263,19 @@ class Tape(ShownWithPlot):
                 jnp.zeros_like(self._source_value(s)) if t is None else t
                 for s, t in zip(resolved, total, strict=True)
             ]
-        return self._shaped(sources if sources is not None else tuple(requested), total)
+        return self._shaped(
+            sources if sources is not None else self._default_request(), regroup(groups, total)
+        )
 
     def jacobian(self, target: Any, sources: Any = None) -> Any:
         """Blocks of shape ``target.shape + source.shape``, shaped like ``sources``."""
         name = self.target_name(target)
         requested = self._source_list(sources)
-        blocks = self._blocks(name, [self._source(s) for s in requested])
-        return self._shaped(sources if sources is not None else tuple(requested), blocks)
+        groups = [self._sources_for(s) for s in requested]
+        blocks = self._blocks(name, [source for found, _ in groups for source in found])
+        return self._shaped(
+            sources if sources is not None else self._default_request(), regroup(groups, blocks)
+        )
 
     def hessian(self, target: Any, sources: Any = None) -> Any:
         """Second derivatives of a scalar target: a matrix for one source, nested blocks
@@ -289,7 +304,7 @@ class Tape(ShownWithPlot):
         primal = self._source_value(resolved)
         if jnp.shape(primal) != ():
             raise GradmagicError(
-                f"derivative() needs a scalar source; {resolved.name} has shape {jnp.shape(primal)}. "
+                f"derivative() needs a scalar source; {resolved.label} has shape {jnp.shape(primal)}. "
                 "Use jacobian() or hessian() for arrays."
             )
         function = cell_function(self._program, [resolved], [name])
@@ -298,18 +313,27 @@ class Tape(ShownWithPlot):
     def at(self, **values: Any) -> Tape:
         """The same recorded computation at other input values (the cell is not re-run)."""
         external = {s.name for s in self._derivatives.sources if not s.intermediate}
+        trees = {s.name for s in self._derivatives.sources if s.leaf is not None}
         for name, value in values.items():
             if name not in external:
                 raise GradmagicError(
                     f"at() takes the tape's inputs read from the notebook ({', '.join(sorted(external))}); "
                     f"{name!r} is not one."
                 )
-            if not is_floating(value) and not isinstance(value, int):
+            if name in trees:
+                if not same_structure(self._program.frozen[name], value):
+                    raise GradmagicError(
+                        f"at({name}=…) needs a pytree of the same structure as {name} "
+                        "(same keys, same leaf types)."
+                    )
+            elif not is_floating(value) and not isinstance(value, int):
                 raise GradmagicError(
                     f"at({name}=…) needs a floating value, got {type(value).__name__}."
                 )
         frozen = dict(self._program.frozen)
-        frozen.update({name: as_array(value) for name, value in values.items()})
+        frozen.update(
+            {name: value if name in trees else as_array(value) for name, value in values.items()}
+        )
         program = CellProgram(
             self._program.analysis, self._program.namespace, frozen, self._program.fallback
         )
@@ -336,7 +360,7 @@ class Tape(ShownWithPlot):
             return self._derivatives.source_values[self._derivatives.sources.index(source)]
         if source.intermediate:
             return jnp.zeros_like(as_array(self._program.run(outputs=[source.name])[source.name]))
-        return as_array(self._program.frozen[source.name])
+        return as_array(self._program.source_value(source))
 
     def _require_scalar(self, name: str, what: str) -> None:
         shape = jnp.shape(self._value(name))

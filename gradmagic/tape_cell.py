@@ -15,52 +15,36 @@ from typing import Any
 
 from gradmagic.cell import LAST_EXPRESSION, CellAnalysis, analyse_cell, compile_cell
 from gradmagic.errors import GradmagicError
-from gradmagic.values import describe, is_floating
+from gradmagic.pytrees import is_differentiable
+from gradmagic.sources import input_sources
 
 
 def resolve_sources(analysis: CellAnalysis, namespace: dict[str, Any], wrt: Sequence[str]) -> list:
-    """``--wrt`` names (or the default: floating names read) as core ``Source`` objects."""
+    """``--wrt`` names (or the default: differentiable names read) as ``Source`` objects; a
+    name holding a pytree gives one source per floating leaf (``params['w']``)."""
     from gradmagic.cell_program import Source
 
     if not wrt:
-        chosen = [n for n in analysis.reads if n in namespace and is_floating(namespace[n])]
+        chosen = [n for n in analysis.reads if n in namespace and is_differentiable(namespace[n])]
         if not chosen:
             raise GradmagicError(
                 "The cell reads no floating value to differentiate with respect to. "
                 "Make an input a float (x = 2.0) or name one with --wrt."
             )
-        return [Source(name) for name in chosen]
+        return [s for name in chosen for s in input_sources(name, namespace[name], "--wrt")]
     sources = []
     for name in wrt:
         read_first = name in analysis.reads
-        if read_first and name in namespace:
-            if not is_floating(namespace[name]):
-                raise GradmagicError(
-                    f"--wrt {name}: {name} is {describe(namespace[name])}, not a floating value. "
-                    f"Make it a float (e.g. {name} = {_float_example(namespace[name])}) to differentiate "
-                    "with respect to it."
-                )
-            sources.append(Source(name))
+        if (read_first or name not in analysis.assigns) and name in namespace:
+            sources.extend(input_sources(name, namespace[name], "--wrt"))
         elif name in analysis.assigns:
             sources.append(Source(name, intermediate=True))
-        elif name in namespace:
-            if not is_floating(namespace[name]):
-                raise GradmagicError(
-                    f"--wrt {name}: {name} is {describe(namespace[name])}, not a floating value."
-                )
-            sources.append(Source(name))  # read indirectly, e.g. by a function's globals
         else:
             raise GradmagicError(
                 f"--wrt {name}: {name} is not defined in the notebook and the cell does not assign "
                 f"it. Define it first (e.g. {name} = 1.0) or fix the name."
             )
     return sources
-
-
-def _float_example(value: Any) -> str:
-    if isinstance(value, bool | int):
-        return f"{float(value)!r}"
-    return "1.0"
 
 
 def resolve_targets(analysis: CellAnalysis, of: Sequence[str]) -> list[str] | None:
@@ -126,7 +110,7 @@ def record_tape(
     if not derivatives.targets:
         raise GradmagicError(
             "No floating value the cell computes depends on "
-            + ", ".join(s.name for s in sources)
+            + ", ".join(dict.fromkeys(s.name for s in sources))
             + ". Assign a result (y = …), end the cell with an expression, or name a target with --of."
         )
     if targets is not None and (options.hessian or options.order > 1):

@@ -74,9 +74,9 @@ def _element_labels(tape: Tape) -> list[str]:
     for source, value in zip(tape.derivatives.sources, tape.derivatives.source_values, strict=True):
         shape = np.shape(value)
         if shape == ():
-            labels.append(source.name)
+            labels.append(source.label)
         else:
-            labels.extend(f"{source.name}[{','.join(map(str, i))}]" for i in np.ndindex(shape))
+            labels.extend(f"{source.label}[{','.join(map(str, i))}]" for i in np.ndindex(shape))
     return labels
 
 
@@ -138,7 +138,7 @@ def hessian_sections(tape: Tape) -> list[Table | str]:
         header = ["", *[labels[i] if i is not None else "…" for i in shown]]
         table = Table(
             title=f"Hessian of {tape.program.label(name)} with respect to "
-            + ", ".join(s.name for s in derivatives.sources),
+            + ", ".join(dict.fromkeys(s.name for s in derivatives.sources)),
             header=header,
         )
         for i in shown:
@@ -175,9 +175,9 @@ def orders_table(tape: Tape) -> Table | None:
     )
     for name in derivatives.targets:
         for source in derivatives.sources:
-            values = derivatives.orders.get((name, source.name))
+            values = derivatives.orders.get((name, source.label))
             if values is not None:
-                label = f"dⁿ{tape.program.label(name)}/d{source.name}ⁿ"
+                label = f"dⁿ{tape.program.label(name)}/d{source.label}ⁿ"
                 table.rows.append([label, *[render.number(v) for v in values]])
     return table
 
@@ -238,7 +238,12 @@ def operations_section(tape: Tape) -> str | None:
 
 
 def tape_sections(tape: Tape) -> list[Table | str]:
-    sections: list[Table | str] = [derivative_table(tape)]
+    from gradmagic.leaf_tables import has_pytree_inputs, leaf_tables
+
+    if has_pytree_inputs(tape.derivatives.sources):
+        sections: list[Table | str] = list(leaf_tables(tape))
+    else:
+        sections = [derivative_table(tape)]
     sections += hessian_sections(tape)
     for optional in (orders_table(tape), check_table(tape), operations_section(tape)):
         if optional is not None:

@@ -2,7 +2,8 @@
 
 Only NumPy is imported here, so the magics can validate ``--wrt`` names before JAX loads.
 A value is *floating* when it is a real floating scalar or array: a Python ``float``, a
-NumPy floating scalar/array, or a JAX array/tracer with a floating dtype.  Integers,
+NumPy floating scalar/array, or a JAX array/tracer with a floating dtype (bfloat16 and
+float16 included).  Integers,
 booleans, complex numbers, strings, functions and modules never are.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+_ML_FLOATS = ("bfloat16", "float8", "float6", "float4")
 
 
 def is_floating(value: Any) -> bool:
@@ -23,9 +26,12 @@ def is_floating(value: Any) -> bool:
     if dtype is None or not hasattr(value, "shape"):
         return False
     try:
-        return bool(np.issubdtype(np.dtype(dtype), np.floating))
+        dtype = np.dtype(dtype)
     except TypeError:
         return False
+    # bfloat16 and the float8 types (ml_dtypes, as JAX uses them) are not NumPy subtypes
+    # of np.floating: their kind is 'V'.  Their names say what they are.
+    return bool(np.issubdtype(dtype, np.floating)) or dtype.name.startswith(_ML_FLOATS)
 
 
 def describe(value: Any) -> str:

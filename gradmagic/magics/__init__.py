@@ -237,7 +237,7 @@ class GradMagics(Magics):
         if start:
             problem = problem.starting_at(start)
         settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
-        scipy_like = line_options.scipy_like(args, problem.variables, namespace)
+        scipy_like = line_options.scipy_like(args, problem.names, namespace)
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 

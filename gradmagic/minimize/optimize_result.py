@@ -19,7 +19,7 @@ evaluation computes the value and gradient together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 CONVERGED, STEP_LIMIT, DIVERGED, INTERRUPTED, CALLBACK = 0, 1, 2, 3, 99
@@ -79,13 +79,16 @@ def status_code(run: Any) -> int:
     return CONVERGED if run.converged else STEP_LIMIT
 
 
-def optimize_fields(run: Any, names: Sequence[str], message: str) -> OptimizeResult:
-    """The OptimizeResult of ``run`` (an ``OptimizationRun``), variables named ``names``."""
+def optimize_fields(
+    run: Any, shaped: Callable[[Sequence[Any], bool], Any], message: str
+) -> OptimizeResult:
+    """The OptimizeResult of ``run`` (an ``OptimizationRun``); ``shaped(values, written)``
+    turns its per-variable values into ``x`` (and, not ``written``, the gradient into ``jac``)."""
     code = status_code(run)
     return OptimizeResult(
-        x=by_name(names, run.values),
+        x=shaped(run.values),
         fun=run.loss,
-        jac=by_name(names, run.jac),
+        jac=shaped(run.jac, False),
         nit=run.steps,
         nfev=run.nfev,
         njev=run.nfev,

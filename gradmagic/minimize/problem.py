@@ -24,6 +24,7 @@ from gradmagic.cell import LAST_EXPRESSION, analyse_cell
 from gradmagic.cell_program import floats_read, frozen_values
 from gradmagic.errors import GradmagicError
 from gradmagic.expressions import expression_program, jax_numpy_fallback
+from gradmagic.pytrees import Leaf, checked_leaves, is_container, is_differentiable, leaf_value
 from gradmagic.values import describe, is_floating
 
 
@@ -34,11 +35,51 @@ class Problem:
     program: Any  # gradmagic.cell_program.CellProgram
     output: str
     label: str  # the objective as the user wrote it
-    variables: tuple[str, ...]
+    variables: tuple[str, ...]  # one per optimised array: a name, or a leaf path params['w']
     start: tuple[Any, ...]
     dynamic: tuple[str, ...]  # other floating names read: passed as arguments
     cache_key: tuple
     notebook_start: tuple[Any, ...] | None = None  # the notebook's values, when ``start`` differs
+    leaves: tuple[Leaf | None, ...] = ()  # per variable: its pytree leaf (None: the whole name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The notebook names being optimised (a pytree is one name, many variables)."""
+        if not self.leaves:
+            return self.variables
+        return tuple(
+            dict.fromkeys(
+                v if leaf is None else leaf.name
+                for v, leaf in zip(self.variables, self.leaves, strict=True)
+            )
+        )
+
+    def by_name(self, values: Sequence[Any], written: bool = False) -> dict[str, Any]:
+        """Per-variable ``values`` regrouped per notebook name: a pytree's leaves back in its
+        structure (``written``: with each leaf's own type, as written back to the notebook;
+        otherwise other leaves are None, as ``jax.grad`` gives them)."""
+        from gradmagic.pytrees import assembled, like, written_back
+
+        grouped: dict[str, list[tuple[Leaf | None, Any]]] = {}
+        leaves = self.leaves or (None,) * len(self.variables)
+        for variable, leaf, value in zip(self.variables, leaves, values, strict=True):
+            grouped.setdefault(variable if leaf is None else leaf.name, []).append((leaf, value))
+        result = {}
+        for name, pairs in grouped.items():
+            if pairs[0][0] is None:
+                value = pairs[0][1]
+                result[name] = like(self.program.frozen[name], value) if written else value
+                continue
+            tree = self.program.frozen[name]
+            combine = written_back if written else assembled
+            result[name] = combine(tree, [leaf for leaf, _ in pairs], [v for _, v in pairs])
+        return result
+
+    def scipy_x(self, values: Sequence[Any], written: bool = True) -> Any:
+        """SciPy's ``x`` (or ``jac``, not ``written``): the one variable's value (a pytree
+        stays one), else a dict by name."""
+        named = self.by_name(values, written=written)
+        return next(iter(named.values())) if len(named) == 1 else named
 
     def starting_at(self, values: Mapping[str, float]) -> Problem:
         """The same problem from other starting values (``--start x=4,y=0.5``); variables
@@ -74,8 +115,20 @@ class Problem:
 
     def objective(self, params: tuple, aux: dict[str, Any]) -> Any:
         """The objective as ``f(params, aux)``, the form the optimisation engine takes."""
+        from gradmagic.pytrees import with_leaves
+
         overrides = dict(aux)
-        overrides.update(zip(self.variables, params, strict=True))
+        if not self.leaves:
+            overrides.update(zip(self.variables, params, strict=True))
+        else:
+            replaced: dict[str, dict[int, Any]] = {}
+            for variable, leaf, value in zip(self.variables, self.leaves, params, strict=True):
+                if leaf is None:
+                    overrides[variable] = value
+                else:
+                    replaced.setdefault(leaf.name, {})[leaf.index] = value
+            for name, replacements in replaced.items():
+                overrides[name] = with_leaves(self.program.frozen[name], replacements)
         return self.program.run(overrides, None, [self.output])[self.output]
 
     def aux(self) -> dict[str, Any]:
@@ -249,46 +302,74 @@ def _problem(
 
     candidates = floats_read(program.analysis.reads, namespace)
     if not wrt:
-        if len(candidates) != 1:
-            listed = ", ".join(candidates) if candidates else "none"
+        trees = [
+            n
+            for n in program.analysis.reads
+            if n in namespace and is_container(namespace[n]) and is_differentiable(namespace[n])
+        ]
+        if len(candidates) + len(trees) != 1:
+            found = [*candidates, *trees]
+            listed = ", ".join(found) if found else "none"
             raise GradmagicError(
-                f"Which variables should change? The objective reads {len(candidates)} floating "
-                f"names ({listed}); name them with --wrt, e.g. --wrt {candidates[0] if candidates else 'x'}."
+                f"Which variables should change? The objective reads {len(found)} floating "
+                f"names ({listed}); name them with --wrt, e.g. --wrt {found[0] if found else 'x'}."
             )
-        wrt = candidates
+        wrt = [*candidates, *trees]
+    variables: list[str] = []
+    leaves: list[Leaf | None] = []
     for name in wrt:
-        if name not in namespace:
-            raise GradmagicError(
-                f"--wrt {name}: {name} is not defined in the notebook. Define it first (e.g. {name} = 1.0)."
-            )
-        value = namespace[name]
-        if not is_floating(value):
-            if isinstance(value, bool | int) or getattr(value, "dtype", None) is not None:
-                example = f"{float(value)!r}" if isinstance(value, bool | int) else "1.0"
-                raise GradmagicError(
-                    f"--wrt {name}: {name} is {describe(value)}; an optimised variable must be "
-                    f"floating. Make it a float (e.g. {name} = {example})."
-                )
-            raise GradmagicError(
-                f"--wrt {name}: {name} is {describe(value)}, not a number to optimise."
-            )
-    variables = tuple(wrt)
+        for leaf in _variable_leaves(name, namespace):
+            variables.append(name if leaf is None else leaf.label)
+            leaves.append(leaf)
     frozen = dict(program.frozen)
-    for name in [*variables, *candidates]:
+    for name in [*wrt, *candidates]:
         frozen.setdefault(name, namespace[name])
     program.frozen = frozen
-    dynamic = tuple(n for n in candidates if n not in variables) + tuple(
-        n
-        for n, v in frozen.items()
-        if is_floating(v) and n not in variables and n not in candidates
+    names = set(wrt)
+    dynamic = tuple(n for n in candidates if n not in names) + tuple(
+        n for n, v in frozen.items() if is_floating(v) and n not in names and n not in candidates
     )
     cache_key = (
         "minimize",
         program.analysis.source,
         output,
-        variables,
+        tuple(variables),
         dynamic,
-        constants_key(frozen),
+        constants_key(frozen, skip=names),
     )
-    start = tuple(namespace[name] for name in variables)
-    return Problem(program, output, label, variables, start, dynamic, cache_key)
+    start = tuple(
+        namespace[v] if leaf is None else leaf_value(namespace[leaf.name], leaf.index)
+        for v, leaf in zip(variables, leaves, strict=True)
+    )
+    has_trees = any(leaf is not None for leaf in leaves)
+    return Problem(
+        program,
+        output,
+        label,
+        tuple(variables),
+        start,
+        dynamic,
+        cache_key,
+        leaves=tuple(leaves) if has_trees else (),
+    )
+
+
+def _variable_leaves(name: str, namespace: dict[str, Any]) -> list[Leaf | None]:
+    """What ``--wrt name`` optimises: the value itself (``[None]``) or a pytree's floating
+    leaves; anything else is refused with the fix."""
+    if name not in namespace:
+        raise GradmagicError(
+            f"--wrt {name}: {name} is not defined in the notebook. Define it first (e.g. {name} = 1.0)."
+        )
+    value = namespace[name]
+    if is_floating(value):
+        return [None]
+    if is_container(value):
+        return list(checked_leaves(name, value, "--wrt"))
+    if isinstance(value, bool | int) or getattr(value, "dtype", None) is not None:
+        example = f"{float(value)!r}" if isinstance(value, bool | int) else "1.0"
+        raise GradmagicError(
+            f"--wrt {name}: {name} is {describe(value)}; an optimised variable must be "
+            f"floating. Make it a float (e.g. {name} = {example})."
+        )
+    raise GradmagicError(f"--wrt {name}: {name} is {describe(value)}, not a number to optimise.")

@@ -87,9 +87,9 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     schedule = property(lambda self: self.run.schedule)
     bounds = property(lambda self: self.run.bounds, doc="(lower, upper) per variable, or None.")
     stopped_by_callback = property(lambda self: self.run.stopped_by_callback)
-    x = property(lambda self: scipy_shape.by_name(self.variables, self.run.values))
+    x = property(lambda self: self.problem.scipy_x(self.run.values))
     fun = property(lambda self: self.run.loss, doc="SciPy's name for the final objective.")
-    jac = property(lambda self: scipy_shape.by_name(self.variables, self.run.jac))
+    jac = property(lambda self: self.problem.scipy_x(self.run.jac, written=False))
     nit = property(lambda self: self.run.steps, doc="Steps run.")
     nfev = property(lambda self: self.run.nfev, doc="Objective (and gradient) evaluations.")
     njev = property(lambda self: self.run.nfev, doc="Gradient evaluations (with each value).")
@@ -103,7 +103,7 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
 
     def optimize_result(self) -> scipy_shape.OptimizeResult:
         """The SciPy fields as a plain ``OptimizeResult`` (a dict with attribute access)."""
-        return scipy_shape.optimize_fields(self.run, self.variables, self.message)
+        return scipy_shape.optimize_fields(self.run, self.problem.scipy_x, self.message)
 
     @property
     def diverged(self) -> bool:

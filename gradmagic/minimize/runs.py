@@ -46,7 +46,7 @@ def minimize_problem(
         if bar is not None:
             bar.close()
     if result.succeeded:
-        namespace.update(result.values)
+        namespace.update(problem.by_name(result.run.values, written=True))
     return result
 
 
@@ -87,4 +87,8 @@ def per_variable(problem: Problem, bounds: Mapping[str, tuple] | None) -> list |
     """``{name: (lower, upper)}`` as the engine takes it: one entry per variable (or None)."""
     if not bounds:
         return None
-    return [bounds.get(name) for name in problem.variables]
+    leaves = problem.leaves or (None,) * len(problem.variables)
+    return [
+        bounds.get(name if leaf is None else leaf.name)
+        for name, leaf in zip(problem.variables, leaves, strict=True)
+    ]
