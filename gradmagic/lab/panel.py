@@ -376,7 +376,7 @@ class OptimizerPanel(widgets.VBox):
         if result is None or not result.succeeded:
             self.message.value = "Nothing to use: the current run did not finish cleanly."
             return
-        self._namespace.update(result.values)
+        self._namespace.update(self.problem.by_name(result.run.values, written=True))
         self._namespace["_min"] = result
         written = ", ".join(f"{n} = {render.array(v)}" for n, v in result.values.items())
         self.message.value = f"Wrote {html.escape(written)} to the notebook."
