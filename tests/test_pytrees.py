@@ -179,3 +179,19 @@ def test_bfloat16_and_float16_are_floating(nb):
 def test_bad_pytrees_get_one_message_and_change_nothing(model, setup, line, message):
     model.run(setup)
     assert message in model.usage_error(line)
+
+
+def test_panel_on_a_model_starts_from_the_current_values_and_writes_the_pytree_back(model):
+    panel = model.run("%minimize loss(params) --wrt params --widgets --lr 0.1 --steps 100")
+    assert panel.message.value == ""
+    assert not panel.start.fields  # no field per number
+    start_text = panel.start.children[0].value
+    assert "start: the current values of params (4 numbers)" in start_text
+    assert panel.path_plot.layout.display == "none" and panel.plot.value  # loss curve only
+    assert panel.line_text.startswith("%minimize loss(params) --wrt params --optimizer sgd")
+    assert "params['w'] = (3,)" in panel.text_summary()
+    panel.set_lr(0.2)
+    panel._on_use()
+    params = model.ns["params"]
+    assert list(params) == ["w", "b", "tag", "n"] and isinstance(params["b"], np.float32)
+    assert np.allclose(params["w"], [1.0, -2.0, 0.5], atol=1e-2)

@@ -131,12 +131,12 @@ def test_text_summary_is_deterministic_for_nbval(panel):
     assert "0x" not in data["text/plain"]
 
 
-def test_widgets_need_scalar_variables(nb):
-    from IPython.core.error import UsageError
-
+def test_widgets_on_an_array_variable_show_the_loss_curve_only(nb):
     nb.run("import jax.numpy as jnp\nv = jnp.ones(3)")
-    error = nb.error("%minimize sum(v**2) --wrt v --widgets")
-    assert isinstance(error, UsageError) and "scalar variables" in str(error)
+    panel = nb.run("%minimize sum(v**2) --wrt v --widgets --lr 0.1")
+    assert panel.message.value == "" and not panel.start.fields
+    assert panel.path_plot.layout.display == "none"
+    assert "v = (3,) [" in panel.text_summary()
 
 
 def test_switching_optimizer_uses_its_default_momentum(panel):

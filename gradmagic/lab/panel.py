@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 
 from gradmagic import render
 from gradmagic.errors import GradmagicError
@@ -66,11 +65,6 @@ class OptimizerPanel(widgets.VBox):
         self.problem = problem
         self._namespace = namespace
         self._tol = tol
-        if not all(np.shape(value) == () for value in problem.start):
-            raise GradmagicError(
-                "--widgets needs scalar variables (one or two, for the plot); "
-                "for arrays use %minimize without --widgets."
-            )
         spec = resolve_optimizer(optimizer)
         self.met = CurvatureMet(problem)
         self.learning_rate = rounded(lr)
@@ -133,7 +127,7 @@ class OptimizerPanel(widgets.VBox):
             layout=widgets.Layout(flex="1 1 160px", min_width="120px"),
         )
         self.momentum_box = row(self.momentum, self.momentum_scale, flex="1 1 330px")
-        self.start = StartPoint(problem.variables, problem.start)
+        self.start = StartPoint(problem.variables, problem.start, problem.names)
         self.best_step = widgets.Button(
             description="best step",
             tooltip="lr = 2/(λmin+λmax) of the curvature met from the start, checked by a run",
@@ -228,7 +222,7 @@ class OptimizerPanel(widgets.VBox):
             )
             line = magic_line(
                 self.problem.label,
-                self.problem.variables,
+                self.problem.names,
                 spec.name,
                 self.learning_rate,
                 self.steps.value,
@@ -378,7 +372,7 @@ class OptimizerPanel(widgets.VBox):
             return
         self._namespace.update(self.problem.by_name(result.run.values, written=True))
         self._namespace["_min"] = result
-        written = ", ".join(f"{n} = {render.array(v)}" for n, v in result.values.items())
+        written = ", ".join(f"{n} = {render.summary(v)}" for n, v in result.values.items())
         self.message.value = f"Wrote {html.escape(written)} to the notebook."
 
     # ------------------------------------------------------------------ display pieces
@@ -395,5 +389,5 @@ class OptimizerPanel(widgets.VBox):
         return (
             f"OptimizerPanel for {self.problem.label} ({self.result.settings_text()}, "
             f"{self.steps.value} steps): {self.result.message} "
-            + ", ".join(f"{n} = {render.array(v)}" for n, v in self.result.values.items())
+            + ", ".join(f"{n} = {render.summary(v)}" for n, v in self.result.values.items())
         )

@@ -34,7 +34,7 @@ class PanelFigure:
         (self.curve,) = self.curve_axes.plot([], [])
         self.path_figure = None
         self.path_axes = None
-        if len(problem.variables) in (1, 2):
+        if len(problem.variables) in (1, 2) and all(np.shape(v) == () for v in problem.start):
             self.path_figure = new_figure(4.75, 3.4, layout=None, dpi=80)
             self.path_figure.subplots_adjust(left=0.17, right=0.96, bottom=0.15, top=0.88)
             self.path_axes = self.path_figure.add_subplot()
@@ -138,7 +138,7 @@ class PanelFigure:
         run reaching the minimum from the same start) helps frame the path.  Returns the
         loss curve's PNG and the path's (None without a path plot)."""
         history = np.asarray(result.history, dtype=float)
-        start = tuple(float(result.start[n]) for n in self.problem.variables)
+        start = tuple(np.asarray(result.start[n], float).tobytes() for n in self.problem.variables)
         if self._start_for != (start, result.run.requested_steps):
             self._start_for = (start, result.run.requested_steps)
             self.curve_frame = None

@@ -196,12 +196,14 @@ class Problem:
 
 
 def start_difference(problem: Problem, start: Sequence[Any]) -> dict[str, float]:
-    """The variables whose value in ``start`` differs from the notebook's, by name."""
+    """The scalar variables whose value in ``start`` differs from the notebook's, by name."""
+    import numpy as np
+
     notebook = problem.notebook_start if problem.notebook_start is not None else problem.start
     return {
         name: float(value)
         for name, value, there in zip(problem.variables, start, notebook, strict=True)
-        if float(value) != float(there)
+        if np.shape(value) == () and float(value) != float(there)
     }
 
 

@@ -44,24 +44,28 @@ class CurvatureMet:
         first overshoot, not the blown-up points after it); ``what`` names the run."""
         path = [np.asarray(p, dtype=float) for p in run.path]
         history = np.asarray(run.history, dtype=float)
-        finite = np.isfinite(history) & np.all([np.isfinite(p) for p in path], axis=0)
+        finite = np.isfinite(history) & np.all(
+            [np.isfinite(p).reshape(len(p), -1).all(axis=1) for p in path], axis=0
+        )
         above = np.nonzero(~finite | (history > history[0]))[0]
         last = len(history) - 1 if above.size == 0 else int(above[0]) - (not finite[above[0]])
         indices = np.unique(np.linspace(0, max(last, 0), ALONG_BATCH).round().astype(int))
-        points = [tuple(float(p[i]) for p in path) for i in indices]
+        points = [tuple(p[i] for p in path) for i in indices]
         met = self._points(points)
         best = max(range(len(met)), key=lambda k: met[k].lambda_max)
         step = int(indices[best])
         names = self.problem.variables
         place = ", ".join(
-            f"{n} = {render.number(v, 4)}" for n, v in zip(names, points[best], strict=False)
+            f"{n} = {render.number(v, 4)}"
+            for n, v in zip(names, points[best], strict=False)
+            if np.shape(v) == ()
         )
         if step == 0:
             where = "at the start"
         elif step == len(history) - 1 and run.diverged_at is None:
-            where = f"at the end of {what} ({place})"
+            where = f"at the end of {what}" + (f" ({place})" if place else "")
         else:
-            where = f"at step {step} of {what} ({place})"
+            where = f"at step {step} of {what}" + (f" ({place})" if place else "")
         lows = [c.lambda_min for c in met if c.lambda_min > 0]
         low = min(lows) if lows else min(c.lambda_min for c in met)
         return Curvature(low, met[best].lambda_max, where)
@@ -70,15 +74,15 @@ class CurvatureMet:
         """The largest curvature met from ``start``: at the start and along SGD trial runs
         at the best step, rerun with the new curvature until a trial converges without
         meeting more (cached per start and steps)."""
-        key = (tuple(float(v) for v in start), steps)
+        key = (_start_key(start), steps)
         if key not in self._by_start:
-            self._by_start[key] = self._search(key[0], steps)
+            self._by_start[key] = self._search(tuple(start), steps)
         return self._by_start[key][0]
 
     def trial(self, start: Sequence[float], steps: int) -> Any:
         """The last SGD trial run from ``start`` (None when no best step exists there)."""
         self.for_start(start, steps)
-        return self._by_start[(tuple(float(v) for v in start), steps)][1]
+        return self._by_start[(_start_key(start), steps)][1]
 
     def _search(self, start: tuple, steps: int) -> tuple[Curvature, Any]:
         curvature = self._points([start])[0]
@@ -133,3 +137,10 @@ class CurvatureMet:
                 curvature.lambda_min, GROWTH * curvature.lambda_max, curvature.where
             )
         return None
+
+
+def _start_key(start: Sequence[Any]) -> tuple:
+    """A start as a cache key: scalars by value, arrays by their bytes."""
+    return tuple(
+        float(v) if np.shape(v) == () else (np.shape(v), np.asarray(v).tobytes()) for v in start
+    )
