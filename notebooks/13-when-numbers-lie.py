@@ -180,10 +180,11 @@ x = -1.0
 s = jnp.where(x > 0, jnp.sqrt(x), 0.0)
 
 # %% [markdown]
-# The place the trap bites is minimisation. `%minimize` stops at the first step, because
-# the gradient is NaN. (It reports this as a divergence and suggests a smaller learning
-# rate, which would not help here: the telltale sign is the gradient norm, `nan`, at
-# step 1.)
+# The place the trap bites is minimisation. From $x = -2$ the very first step is NaN, so
+# `%minimize` stops at step 1 and keeps the starting value. It looks like a divergence,
+# but no learning rate, however small, would help: a NaN step is NaN at any length.
+# `%minimize` tells the two apart (the objective is finite where the run stopped, its
+# gradient is not) and says so, with the fix:
 
 # %%
 x = -2.0
@@ -192,9 +193,10 @@ x = -2.0
 # %minimize jnp.where(x > 0, jnp.sqrt(x), 0.0) + (x + 1)**2 --lr 0.1 --steps 100
 
 # %% [markdown]
-# The fix is a second `jnp.where` *inside*, so that the unused branch never sees a bad
-# value: `jnp.sqrt(jnp.where(x > 0, x, 1.0))` is a harmless $\sqrt{1}$ wherever the result
-# is not used.
+# The fix is a second `jnp.where` *inside*, on the input, so that the unused branch never
+# sees a bad value: `jnp.sqrt(jnp.where(x > 0, x, 1.0))` is a harmless $\sqrt{1}$ wherever
+# the result is not used. (A start at $x = 2$ meets the same trap later, at the first step
+# that crosses to $x < 0$; the message then names that step.)
 
 # %%
 # %minimize jnp.where(x > 0, jnp.sqrt(jnp.where(x > 0, x, 1.0)), 0.0) + (x + 1)**2 --lr 0.1 --steps 100
@@ -211,7 +213,7 @@ x = -2.0
 # | a one-sided kink ($\lvert x \rvert$ at 0), an infinite slope ($\sqrt{x}$ at 0) | DISAGREES |
 # | a kink where autodiff uses the average ($\max(x, 0)$ at 0) | ok |
 # | rounding of order $\varepsilon^{2/3}$ | ok (within tolerance) |
-# | the `jnp.where` NaN trap | not in the table (forward mode); watch `%grad` and `%minimize` |
+# | the `jnp.where` NaN trap | not in the table (forward mode); `%grad` shows NaN, `%minimize` names it |
 #
 # ## Your turn
 #

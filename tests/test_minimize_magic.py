@@ -328,3 +328,69 @@ def test_start_option_errors_leave_the_namespace(nb, option, says):
     nb.run("x = 1.0; y = 1.0")
     message = nb.usage_error(f"%minimize x**2 + y**2 --wrt x,y {option}")
     assert says in message
+
+
+# The jnp.where NaN trap: the objective is finite, its gradient is not, so the next step is
+# non-finite whatever the learning rate. The result says so and gives the fix instead of
+# learning-rate advice, wherever the run meets it (the start, a later step, a large variable
+# whose path is not recorded).
+SQRT_TRAP = "jnp.where(x > 0, jnp.sqrt(x), 0.0) + (x + 1)**2"
+
+
+@pytest.mark.parametrize(
+    ("start", "objective", "where"),
+    [
+        ("x = -2.0", SQRT_TRAP, "Stopped at step 1: at the start (x = -2) the objective is finite (1)"),
+        ("x = 2.0", SQRT_TRAP, "Stopped at step 6: at step 5 (x = -0.348371) the objective is finite (0.42462)"),
+        ("x = 0.0", "jnp.where(x > 0, jnp.log(x), 0.0) + (x + 1)**2", "at the start (x = 0) the objective is finite (1)"),
+        ("v = jnp.full(2000, 2.0)", "jnp.sum(jnp.where(v > 0, jnp.sqrt(v), 0.0) + (v + 1)**2)",
+         "Stopped at step 6: at step 5 the objective is finite (849.24)"),
+    ],
+)  # fmt: skip
+def test_nan_gradient_of_a_finite_objective_is_explained_not_called_divergence(
+    nb, start, objective, where
+):
+    nb.run(f"import jax.numpy as jnp\n{start}")
+    before = {name: nb.ns[name] for name in ("x", "v") if name in nb.ns}
+    text = nb.shown(f"%minimize {objective} --lr 0.1 --steps 100")
+    result = nb.ns["_min"]
+    assert where in text and "but its gradient is NaN" in text
+    assert "a smaller learning rate will not help" in text
+    assert "jnp.where(x > 0, jnp.sqrt(jnp.where(x > 0, x, 1.0)), 0.0)" in text
+    assert "Diverged" not in text and "--lr" not in text and "λmax" not in text
+    assert result.status == 2 and not result.success and result.message in text
+    for name, value in before.items():  # the starting values are kept
+        assert nb.ns[name] is value
+
+
+def test_the_fix_the_message_gives_converges(nb):
+    nb.run("import jax.numpy as jnp\nx = -2.0")
+    nb.run(
+        "%minimize jnp.where(x > 0, jnp.sqrt(jnp.where(x > 0, x, 1.0)), 0.0) + (x + 1)**2 --lr 0.1 --steps 100 --quiet"
+    )
+    assert nb.ns["_min"].succeeded and nb.ns["x"] == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_infinite_slope_is_explained_too(nb):
+    nb.run("import jax.numpy as jnp\nx = 0.0")
+    text = nb.shown("%minimize jnp.sqrt(x) + x**2 --lr 0.1 --steps 100")
+    assert "at the start (x = 0) the objective is finite (0) but its gradient is infinite" in text
+    assert "infinite slope" in text and "will not help" in text and "--lr" not in text
+    assert nb.ns["x"] == 0.0
+
+
+def test_nan_gradient_compare_and_rerun_compile_nothing_new(nb):
+    nb.run(f"import jax.numpy as jnp\nx = 2.0\n_ = %minimize {SQRT_TRAP} --lr 0.1 --steps 100")
+    with counting_compilations() as compiled:  # the replay to step 5 reuses the loop's program
+        nb.run("x = 2.0")
+        again = nb.run(f"%minimize {SQRT_TRAP} --lr 0.1 --steps 100")
+    assert compiled == [] and again.run.nonfinite_gradient.step == 5
+    comparison = nb.shown(f"%minimize {SQRT_TRAP} --compare sgd,adam --lr 0.1 --steps 100")
+    assert "NaN gradient, stopped at 6" in comparison
+
+
+def test_real_divergence_still_gets_learning_rate_advice(nb):
+    nb.run("x = 1.0")
+    result = nb.run("%minimize x**2 --lr 1.5 --steps 100")
+    assert result.run.nonfinite_gradient is None
+    assert "Diverged at step 64" in result.message and "try --lr 0.5" in result.message

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from gradmagic.errors import GradmagicError
+from gradmagic.minimize import nonfinite_gradient
 from gradmagic.minimize.bounds import Interval, box_arrays, check_start_inside
 from gradmagic.minimize.loop import (
     CHUNK,
@@ -80,6 +81,8 @@ class OptimizationRun:
     bounds: tuple | None = None  # one Interval (or None) per variable
     stalled: bool = False  # L-BFGS converged by SciPy's ftol: the objective stopped decreasing
     stopped_by_callback: bool = False
+    # stopped because the gradient was NaN/∞ where the objective was finite (not a divergence)
+    nonfinite_gradient: nonfinite_gradient.NonFiniteGradient | None = None
 
 
 def program_for(
@@ -177,17 +180,21 @@ def minimize(
     program = program_for(
         objective, spec, params, aux, tol is not None, cache_key, names, bool(box), kind is not None
     )
-    carry = program.fresh_carry(
-        params,
-        lr,
-        0.0 if momentum is None else momentum,
-        math.inf if tol is None else tol,
-        kind or 0,
-        steps,
-        box,
-        FTOL if default_tol else -math.inf,  # an explicit tol alone decides
-    )
-    first = next_chunk(program, _Progress(carry, (0,) * 8, ()), aux, steps)
+
+    def fresh(count: int) -> _Progress:
+        carry = program.fresh_carry(
+            params,
+            lr,
+            0.0 if momentum is None else momentum,
+            math.inf if tol is None else tol,
+            kind or 0,
+            count,
+            box,
+            FTOL if default_tol else -math.inf,  # an explicit tol alone decides
+        )
+        return _Progress(carry, (0,) * 8, ())
+
+    first = next_chunk(program, fresh(steps), aux, steps)
     start = first.status[5:]  # the first chunk evaluated the start
     if not math.isfinite(start[0]):
         raise GradmagicError(
@@ -204,8 +211,13 @@ def minimize(
     path = _unpack_path(rows, initial_values, 1 + program.scheduled) if program.record_path else ()
     step, loss, gnorm, done, diverged = status[:5]
     restore = diverged >= 0 or step == 0  # never hand back non-finite values
+    trap = None
     if diverged >= 0:  # the carry's gradient is at the non-finite point: take the start's
         grad = jax.device_get(jax.grad(lambda p: objective(p, aux))(params))
+        last = diverged - 1  # the last finite point: was its gradient already non-finite?
+        point = (params, grad) if last == 0 else _replay(program, fresh(last), aux, last)
+        if point is not None:
+            trap = nonfinite_gradient.found_at(last, history[last], *point, labels)
     return OptimizationRun(
         values=_host_values(initial, initial_values if restore else final, exact=restore),
         loss=start[0] if restore else loss,
@@ -229,7 +241,17 @@ def minimize(
         lr_history=rows[1:, 1].astype(float) if program.scheduled else None,
         bounds=tuple(bounds) if box else None,
         stopped_by_callback=stop == "callback",
+        nonfinite_gradient=trap,
     )
+
+
+def _replay(program: ChunkProgram, fresh: _Progress, aux: Any, steps: int) -> tuple | None:
+    """``(values, gradient)`` after ``steps`` steps, by running the same program from the
+    same start again (no progress, no callback); None if interrupted."""
+    carry, _, _, stop = _run_chunks(
+        program, next_chunk(program, fresh, aux, steps), aux, steps, None
+    )
+    return None if stop else jax.device_get((carry.params, carry.grad))
 
 
 def _status(carry: Carry) -> _Status:

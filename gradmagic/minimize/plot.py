@@ -69,7 +69,11 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     curves.set_ylabel("objective")
     diverged = [r for r in results if r.diverged]
     if len(results) == 1 and diverged:
-        curves.set_title(f"loss curve: diverged at step {diverged[0].diverged_at}", color="#b00")
+        step = diverged[0].diverged_at
+        title = f"diverged at step {step}"
+        if diverged[0].run.nonfinite_gradient is not None:
+            title = f"stopped at step {step}: non-finite gradient"
+        curves.set_title(f"loss curve: {title}", color="#b00")
     else:
         curves.set_title("loss curve")
     if len(results) > 1:

@@ -186,9 +186,11 @@ class Problem:
         begin = tuple(start) if start is not None else self.start
         run = self.run(start=begin, **settings)
         advice = None
-        if run.diverged_at is not None and curvature is None:
+        # A NaN gradient is not a divergence: no curvature, no learning-rate advice.
+        wanted = run.diverged_at is not None and run.nonfinite_gradient is None
+        if wanted and curvature is None:
             curvature = curvature_at(self.objective, begin, self.aux(), cache_key=self.cache_key)
-        if run.diverged_at is not None:
+        if wanted:
             advice = StepSizeAdvice.for_optimizer(
                 curvature, resolve_optimizer(run.optimizer), run.momentum
             )

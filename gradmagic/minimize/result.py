@@ -119,6 +119,8 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
         """Why the run stopped, in one sentence: converged, finished, diverged (with a
         suggestion), interrupted or stopped by the callback."""
         run = self.run
+        if run.nonfinite_gradient is not None:  # not a divergence: no learning-rate advice
+            return run.nonfinite_gradient.message(run.diverged_at)
         if run.diverged_at is not None:
             text = (
                 f"Diverged at step {run.diverged_at}: the objective or a variable became "
@@ -256,7 +258,9 @@ class Comparison(ShownWithPlot):
         )
         for name, result in self.results.items():
             status = (
-                f"diverged at {result.diverged_at}"
+                f"NaN gradient, stopped at {result.diverged_at}"
+                if result.run.nonfinite_gradient is not None
+                else f"diverged at {result.diverged_at}"
                 if result.diverged
                 else "converged"
                 if result.converged

@@ -135,9 +135,13 @@ class StepSizeAdvice:
                 if self.optimizer in ADAPTIVE
                 else ""
             )
-            if slider:
-                return f"{why} move the slider below {lr_text(lr / 10)}."
-            return f"{why} try a smaller learning rate, e.g. --lr {lr_text(lr / 10)}."
+            # After `why` the advice goes on the same sentence; alone, it starts one.
+            tip = (
+                f"move the slider below {lr_text(lr / 10)}"
+                if slider
+                else f"try a smaller learning rate, e.g. --lr {lr_text(lr / 10)}"
+            )
+            return f"{why} {tip}." if why else f" {tip[0].upper()}{tip[1:]}."
         tip = (
             f"move the slider below {lr_text(bound)}"
             if slider
