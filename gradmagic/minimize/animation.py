@@ -50,7 +50,8 @@ ICON_STYLE = """<style>
 .anim-buttons .fa { font-style: normal; display: inline-block; min-width: 1.2em; }
 .anim-buttons .fa-flip-horizontal { transform: scaleX(-1); }
 .fa-minus::before { content: "\\2212"; } .fa-plus::before { content: "+"; }
-.fa-fast-backward::before { content: "\\23EE"; } .fa-fast-forward::before { content: "\\23ED"; }
+.fa-fast-backward::before { content: "|\\25C0\\25C0"; }
+.fa-fast-forward::before { content: "\\25B6\\25B6|"; }
 .fa-step-backward::before { content: "|\\25C0"; } .fa-step-forward::before { content: "\\25B6|"; }
 .fa-play::before { content: "\\25B6"; } .fa-pause::before { content: "\\2016"; }
 </style>
@@ -214,7 +215,10 @@ class Animation:
             return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
 
         last = frame(int(indices[-1]))
-        palette = last.quantize(COLOURS, dither=Image.Dither.NONE)
+        # maximum coverage keeps the exact background white, and the files smallest
+        palette = last.quantize(
+            COLOURS, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE
+        )
         images = [
             frame(int(i)).quantize(palette=palette, dither=Image.Dither.NONE) for i in indices[:-1]
         ]
