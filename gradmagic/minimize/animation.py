@@ -115,7 +115,8 @@ def recorded_steps(result: Any) -> np.ndarray:
 
 class Animation:
     """The animation of one run (or a comparison): ``html`` (the player), ``frames``,
-    ``dpi``, ``description``, ``saved`` (the ``--save`` path, if any), ``figure``.
+    ``images`` (one per frame), ``indices`` (the recorded point each frame shows), ``dpi``,
+    ``description``, ``saved`` (the ``--save`` path, if any), ``figure``.
 
     Displays as the player (``text/html``) with a fixed one-line ``text/plain``;
     :meth:`save` writes it as a GIF or a web page.
@@ -164,6 +165,7 @@ class Animation:
         self.what = f"{what} of {problem.label}"
         self.saved: str | None = None
         self.images: list[Any] = []
+        self.indices = np.arange(0)
         self.html = self.fit(max_frames, max_bytes)
 
     @property
@@ -246,7 +248,8 @@ class Animation:
         return html
 
     def player(self, frames: int, dpi: float) -> str:
-        self.images = self.render(frame_indices(self.count, frames), dpi)
+        self.indices = frame_indices(self.count, frames)  # the recorded point of each frame
+        self.images = self.render(self.indices, dpi)
         return player_html([png(image) for image in self.images], self.what)
 
     def save(self, target: SaveTarget) -> None:
