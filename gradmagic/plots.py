@@ -65,6 +65,8 @@ class ShownWithPlot(Rendered):
     user expects both; ``r = %minimize ...`` keeps it and shows nothing.
     """
 
+    animation: Any = None  # shown instead of the plot when set (``--animate``)
+
     def displayed_plot(self) -> Plot | None:
         raise NotImplementedError
 
@@ -72,7 +74,7 @@ class ShownWithPlot(Rendered):
         from IPython.display import display
 
         display({"text/plain": repr(self), "text/html": self._repr_html_()}, raw=True)
-        plot = self.displayed_plot()
+        plot = self.animation if self.animation is not None else self.displayed_plot()
         if plot is not None:
             display(plot)
 

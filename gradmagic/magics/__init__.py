@@ -218,8 +218,8 @@ class GradMagics(Magics):
         expression.  The optimum is written back to the notebook; the result is ``_min``.
         """
         __tracebackhide__ = True
+        from gradmagic.minimize import animation, runs
         from gradmagic.minimize import problem as problems
-        from gradmagic.minimize import runs
 
         if cell is None:
             objective, option_text = line_options.split_expression(line)
@@ -229,6 +229,7 @@ class GradMagics(Magics):
         wrt = line_options.names(args.wrt, "--wrt")
         name = line_options.variable_name(args.name, "--name")
         start = line_options.start_values(args.start)
+        save = animation.save_target(args.save)  # checked before anything runs
         namespace = self.shell.user_ns
         source = None if cell is None else self._transformed(cell)
         problem = problems.problem_from_magic(
@@ -241,7 +242,9 @@ class GradMagics(Magics):
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 
-            line_options.refuse("--widgets", scipy_like)
+            line_options.refuse(
+                "--widgets", {**scipy_like, "animate": args.animate, "save": args.save}
+            )
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
@@ -254,6 +257,8 @@ class GradMagics(Magics):
             result.show_path = args.plot
             if cell is not None:
                 self._run_cell_at_result(problem)
+        if args.animate or save:
+            result.animation = animation.animate(result, save)
         namespace["_min"] = result
         if name:
             namespace[name] = result

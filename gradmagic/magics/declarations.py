@@ -140,6 +140,16 @@ def minimize_arguments(method: Callable) -> Callable:
                 help="Also draw the path over the objective's curve or contours.",
             ),
             argument(
+                "--animate",
+                action="store_true",
+                help="Show the loss curve and path drawn step by step: a player that works with no kernel (at most 100 frames, 2 MB).",
+            ),
+            argument(
+                "--save",
+                metavar="FILE",
+                help="Write the animation to FILE.gif (Pillow) or FILE.html (a page that plays it); implies --animate.",
+            ),
+            argument(
                 "--widgets",
                 action="store_true",
                 help="An interactive panel: learning rate, optimizer, steps, momentum, start.",

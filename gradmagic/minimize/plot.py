@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,17 @@ def _minimum(results: list[Any]) -> list[float] | None:
     return None
 
 
-def _loss_curves(curves: Any, results: list[Any]) -> None:
+@dataclass
+class RunArtists:
+    """The lines that draw one run, so an animation can reveal them step by step: its loss
+    curve, and where the path is drawn, the path and its end marker."""
+
+    curve: Any
+    path: Any = None
+    end: Any = None
+
+
+def _loss_curves(curves: Any, results: list[Any]) -> list[Any]:
     """Each run's objective per step; a log scale where it spans decades or reaches 0
     (0 drawn on a floor 12 decades below the start at most)."""
     from matplotlib.ticker import LogLocator, MaxNLocator
@@ -41,20 +52,25 @@ def _loss_curves(curves: Any, results: list[Any]) -> None:
         and (positive.size < finite.size or positive.max() > 100 * positive.min())
     )
     floor = max(positive.min(), 1e-12 * positive.max()) / 10 if logarithmic else None
+    lines = []
     for result, history in zip(results, histories, strict=True):
         shown = history if floor is None else np.maximum(history, floor)
-        curves.plot(np.arange(len(history)), shown, label=result.optimizer)
+        lines += curves.plot(np.arange(len(history)), shown, label=result.optimizer)
     if logarithmic:
         curves.set_yscale("log")
         curves.yaxis.set_major_locator(LogLocator(numticks=6))
     else:
         curves.yaxis.set_major_locator(MaxNLocator(5))
     curves.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+    return lines
 
 
-def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: bool) -> None:
+def draw_minimization(
+    figure: Any, problem: Any, results: list[Any], with_path: bool
+) -> list[RunArtists]:
     """Loss curves (left) and, for one or two scalar variables, paths (right), framed on
-    the paths, the start, the ends and a known minimum, with start/end markers."""
+    the paths, the start, the ends and a known minimum, with start/end markers.  Returns
+    each result's lines (for :mod:`~gradmagic.minimize.animation`)."""
     scalar = all(np.shape(value) == () for value in problem.start)
     show_path = with_path and scalar and len(problem.variables) in (1, 2)
     scheduled = [r for r in results if getattr(r, "lr_history", None) is not None]
@@ -64,7 +80,7 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         _draw_learning_rates(figure.add_subplot(grid[1, 0], sharex=curves), scheduled)
     else:
         curves = figure.add_subplot(1, 2 if show_path else 1, 1)
-    _loss_curves(curves, results)
+    artists = [RunArtists(line) for line in _loss_curves(curves, results)]
     curves.set_xlabel("" if scheduled else "step")
     curves.set_ylabel("objective")
     diverged = [r for r in results if r.diverged]
@@ -79,7 +95,7 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     if len(results) > 1:
         curves.legend()
     if not show_path:
-        return
+        return artists
     axes = figure.add_subplot(grid[:, 1]) if scheduled else figure.add_subplot(1, 2, 2)
     aux = problem.aux()
 
@@ -90,6 +106,7 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
     runs = [r for r in results if r.path]
     start = [float(np.asarray(v)) for v in problem.start]
     minimum = _minimum(runs)
+    traced: dict[int, tuple] = {}  # id(result) -> (path line, end marker)
     limits = []
     for i, name in enumerate(names):
         parts = [_descent(r.run, np.asarray(r.path[name], dtype=float)) for r in runs]
@@ -110,10 +127,11 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         for k, result in enumerate(runs):
             path = np.asarray(result.path[names[0]], dtype=float)
             # history[k] is the objective at path[k]: no need to evaluate it again
-            axes.plot(
+            (line,) = axes.plot(
                 path, result.history, ".-", markersize=3, color=f"C{k}", label=result.optimizer
             )
-            axes.plot(path[-1:], np.asarray(result.history)[-1:], "X", color=f"C{k}", ms=8)
+            (end,) = axes.plot(path[-1:], np.asarray(result.history)[-1:], "X", color=f"C{k}", ms=8)
+            traced[id(result)] = (line, end)
         axes.set_ylabel(problem.label)
     else:
         draw_contours(axes, objective, limits[0], limits[1], 60, levels=20, linewidths=0.8)
@@ -122,8 +140,9 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
             axes.plot(minimum[:1], minimum[1:], "*", color="C2", ms=11, label="minimum")
         for k, result in enumerate(runs):
             p0, p1 = (np.asarray(result.path[n], dtype=float) for n in names)
-            axes.plot(p0, p1, ".-", markersize=3, color=f"C{k}", label=result.optimizer)
-            axes.plot(p0[-1:], p1[-1:], "X", color=f"C{k}", ms=8)
+            (line,) = axes.plot(p0, p1, ".-", markersize=3, color=f"C{k}", label=result.optimizer)
+            (end,) = axes.plot(p0[-1:], p1[-1:], "X", color=f"C{k}", ms=8)
+            traced[id(result)] = (line, end)
         axes.set_ylim(*limits[1])
         axes.set_ylabel(names[1])
     axes.set_xlim(*limits[0])
@@ -135,6 +154,9 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         _draw_box(axes, box)
     axes.set_title("path")
     axes.legend(fontsize=8, framealpha=0.7)
+    for result, drawn in zip(results, artists, strict=True):
+        drawn.path, drawn.end = traced.get(id(result), (None, None))
+    return artists
 
 
 def minimization_plot(problem: Any, results: list[Any], with_path: bool) -> Plot:
