@@ -252,7 +252,12 @@ class GradMagics(Magics):
             result = runs.compare_optimizers(problem, optimizers, **settings, **scipy_like)
         else:
             result = runs.minimize_problem(
-                problem, namespace, optimizer=args.optimizer, **settings, **scipy_like
+                problem,
+                namespace,
+                optimizer=args.optimizer,
+                write_back=not (args.animate or save),  # an animation only shows the run
+                **settings,
+                **scipy_like,
             )
             result.show_path = args.plot
             if cell is not None:

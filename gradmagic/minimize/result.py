@@ -69,6 +69,7 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
         self.advice = advice  # learning-rate advice from the curvature, for a diverged run
         self.show_path = False  # displayed with the path plot as well (``--plot``)
         self.in_panel = False  # advice names the panel's slider instead of --lr
+        self.kept_notebook = False  # the optimum was not written back (--animate)
         self.values = dict(zip(self.variables, run.values, strict=True))
         self.path = dict(zip(self.variables, run.path, strict=True)) if len(run.path) else {}
 
@@ -222,6 +223,11 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
             box = boxes.describe(self.variables, self.run.bounds)
             table.notes.append(f"Every step projected onto bounds: {box}.")
         table.notes.append(self.message)
+        if self.kept_notebook:
+            table.notes.append(
+                "The notebook's variables are unchanged (--animate shows the run; "
+                "run without it to write the optimum back)."
+            )
         return [table]
 
     def plot(self, path: bool | None = None) -> Any:

@@ -23,8 +23,10 @@ def minimize_problem(
     bounds: Mapping[str, tuple] | None = None,
     schedule: str | None = None,
     callback: Callable | None = None,
+    write_back: bool = True,
 ) -> Any:
-    """Run, write the optimum back only after a clean finish, and return the result.
+    """Run, write the optimum back only after a clean finish (and ``write_back``), and
+    return the result.
 
     ``bounds`` maps variable names to ``(lower, upper)`` (None: open); ``schedule`` names an
     optax schedule (``lr`` is its peak); ``callback`` gets the result so far after every
@@ -45,8 +47,9 @@ def minimize_problem(
     finally:
         if bar is not None:
             bar.close()
-    if result.succeeded:
+    if result.succeeded and write_back:
         namespace.update(problem.by_name(result.run.values, written=True))
+    result.kept_notebook = not write_back
     return result
 
 
