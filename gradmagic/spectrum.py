@@ -9,7 +9,11 @@ of two gradients) per step; the eigenvalues of the small tridiagonal matrix it p
 orthogonalised again against all previous ones (full reorthogonalisation, twice), so no
 spurious copies of converged eigenvalues appear in float32; an exhausted Krylov space (a
 quadratic with few distinct eigenvalues) restarts from a fresh vector orthogonal to the
-basis, so with ``n`` steps the Ritz values are all of the Hessian's eigenvalues.
+basis, so with ``n`` steps the Ritz values are all of the Hessian's eigenvalues.  Lanczos
+from one vector sees each distinct eigenvalue once: a repeated eigenvalue shows its
+copies only through such restarts, so after one the iteration never stops early (it runs
+``min(n, iterations)`` steps), and a repeated eigenvalue inside a continuum (no restart)
+may be listed fewer times than it occurs.
 
 Accuracy is reported, not assumed: for each Ritz value θ with unit eigenvector s of the
 tridiagonal matrix, ``|β_k s_k|`` is the norm of ``H v - θ v`` for the Ritz vector v, and
@@ -188,7 +192,7 @@ def lanczos(
         return w
 
     def step(state: tuple) -> tuple:
-        j, basis, alphas, betas, _ = state
+        j, basis, alphas, betas, _, restarted = state
         v = basis[j]
         w = hvp(v)
         alpha = jnp.vdot(v, w)
@@ -206,18 +210,19 @@ def lanczos(
         alphas = alphas.at[j].set(alpha)
         betas = betas.at[j].set(beta)
         j = j + 1
+        restarted = restarted | exhausted
         done = lax.cond(
-            (j % CHECK_EVERY == 0) & (j < k),
+            (j % CHECK_EVERY == 0) & (j < k) & ~restarted,
             lambda: _converged(_ritz(alphas, betas, j, k), tol, wanted),
             lambda: j >= k,
         )
-        return j, basis, alphas, betas, done
+        return j, basis, alphas, betas, done, restarted
 
     def running(state: tuple) -> jax.Array:
         return ~state[4]
 
-    initial = (jnp.asarray(0), basis, alphas, betas, jnp.asarray(False))
-    j, _, alphas, betas, _ = lax.while_loop(running, step, initial)
+    initial = (jnp.asarray(0), basis, alphas, betas, jnp.asarray(False), jnp.asarray(False))
+    j, _, alphas, betas, _, _ = lax.while_loop(running, step, initial)
     result = _ritz(alphas, betas, j, k)
     result["products"] = j
     return result

@@ -22,6 +22,7 @@ from gradmagic.derivatives import Derivatives, differentiate, higher_orders
 from gradmagic.errors import GradmagicError
 from gradmagic.finite_differences import FiniteDifference, finite_differences
 from gradmagic.plots import ShownWithPlot
+from gradmagic.settings import settings
 from gradmagic.values import is_floating
 
 
@@ -49,18 +50,28 @@ def compute_derivatives(
 
     ``--jit`` insists on compiling (and explains a cell that cannot be); otherwise a cell
     whose Python control flow depends on input values is differentiated eagerly, as is
-    ``--show-tape`` (its operations are the ones recorded at this point).
+    ``--show-tape`` (its operations are the ones recorded at this point).  Above
+    ``hessian_limit`` numbers ``--hessian`` gives each scalar target's extreme eigenvalues
+    (:mod:`gradmagic.tape_spectrum`) instead of the matrix.
     """
-    settings = {"hessian": options.hessian, "order": options.order, "record": options.show_tape}
+    from gradmagic import tape_spectrum
+
+    big = options.hessian and tape_spectrum.above_limit(program, sources)
+    asked = {"hessian": options.hessian and not big, "order": options.order}
+    derivatives = None
     if options.jit or not options.show_tape:
         from gradmagic.compiled_tape import differentiate_compiled
 
-        compiled = differentiate_compiled(
-            program, sources, targets, **settings, explain=options.jit
+        derivatives = differentiate_compiled(
+            program, sources, targets, **asked, record=options.show_tape, explain=options.jit
         )
-        if compiled is not None:
-            return compiled
-    return differentiate(program, sources, targets, **settings)
+    if derivatives is None:
+        derivatives = differentiate(program, sources, targets, **asked, record=options.show_tape)
+    if big:  # no matrix: the extreme eigenvalues from Hessian-vector products
+        derivatives.spectra = tape_spectrum.spectra(
+            program, sources, derivatives.source_values, derivatives.targets, derivatives.values
+        )
+    return derivatives
 
 
 class Tape(ShownWithPlot):
@@ -270,6 +281,11 @@ class Tape(ShownWithPlot):
         requested = self._source_list(sources)
         resolved = [self._source(s) for s in requested]
         primals = [self._source_value(s) for s in resolved]
+        size = sum(int(jnp.size(p)) for p in primals)
+        if size > settings.hessian_limit:
+            from gradmagic.tape_spectrum import refuse_matrix
+
+            raise refuse_matrix(size)
         function = cell_function(self._program, resolved, [name])
         blocks = jax.hessian(lambda *p: function(*p)[0], argnums=tuple(range(len(primals))))(
             *primals
@@ -278,6 +294,19 @@ class Tape(ShownWithPlot):
             return blocks[0][0]
         shaped = [list(row) for row in blocks]
         return shaped if isinstance(sources, list) else tuple(tuple(row) for row in shaped)
+
+    def spectrum(self, target: Any, sources: Any = None) -> Any:
+        """λmin, λmax and the 5 largest eigenvalues of a scalar target's Hessian, from
+        Hessian-vector products (a :class:`~gradmagic.spectrum.Spectrum`), at any size."""
+        from gradmagic.tape_spectrum import target_spectrum
+
+        name = self.target_name(target)
+        if sources is None and name in self._derivatives.spectra:
+            return self._derivatives.spectra[name]
+        self._require_scalar(name, "spectrum")
+        resolved = [self._source(s) for s in self._source_list(sources)]
+        primals = [self._source_value(s) for s in resolved]
+        return target_spectrum(self._program, resolved, primals, name)
 
     def derivative(self, target: Any, source: Any, order: int = 1) -> jax.Array:
         """The ``order``-th derivative of a scalar target with respect to a scalar source."""
