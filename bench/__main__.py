@@ -17,6 +17,7 @@ MODULES = (
     "bench.scipy_bench",
     "bench.cold_bench",
     "bench.panel_bench",
+    "bench.hvp_bench",
 )
 
 

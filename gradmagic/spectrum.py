@@ -200,10 +200,13 @@ def lanczos(
         beta = jnp.linalg.norm(w)
         scale = jnp.maximum(jnp.max(jnp.abs(alphas)), jnp.abs(alpha))
         exhausted = beta <= 100 * tiny * jnp.maximum(scale, tiny)
-        fresh = orthogonalised(
-            jax.random.normal(jax.random.fold_in(key, j + 1), (n,), dtype), basis, j
+        following = lax.cond(
+            exhausted,
+            lambda: orthogonalised(
+                jax.random.normal(jax.random.fold_in(key, j + 1), (n,), dtype), basis, j
+            ),
+            lambda: w,
         )
-        following = jnp.where(exhausted, fresh, w)
         following = following / jnp.maximum(jnp.linalg.norm(following), tiny)
         beta = jnp.where(exhausted, 0.0, beta).astype(dtype)
         basis = basis.at[j + 1].set(following)
