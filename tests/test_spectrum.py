@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gradmagic.errors import GradmagicError
 from gradmagic.program_cache import counting_compilations
 from gradmagic.settings import settings
 from gradmagic.spectrum import hessian_spectrum
@@ -165,7 +166,7 @@ def test_tape_rerun_above_the_limit_never_recompiles(limited):
 def test_tape_hessian_method_above_the_limit_says_how_to_raise_it(limited):
     limited.run("d = np.ones(10, np.float32)\nx = np.ones(10, np.float32)")
     tape = limited.run(CELL)
-    with pytest.raises(Exception, match="is not formed") as raised:
+    with pytest.raises(GradmagicError, match="is not formed") as raised:
         tape.hessian("y", "x")
     message = str(raised.value)
     assert "10 numbers" in message and "hessian_limit 3" in message
@@ -232,3 +233,21 @@ def test_divergence_advice_on_a_big_problem_uses_lanczos(nb):
         r"of the Hessian at the start, by Lanczos from \d+ Hessian-vector products", text
     )
     np.testing.assert_array_equal(nb.ns["w"], np.ones(3000, np.float32))
+
+
+def test_curvature_along_a_path_uses_lanczos_above_the_limit(monkeypatch):
+    """The panel's vectorised curvature (one vmapped program for 16 points) agrees with
+    the matrix's eigenvalues when the limit sends it through Lanczos."""
+    from gradmagic.minimize.curvature import curvature_along
+
+    def bowl(p, a):
+        return (p[0] - 2) ** 2 + 0.5 * p[0] ** 4 + 3 * p[1] ** 2 + p[0] * p[1]
+
+    points = [(x, 1.0) for x in np.linspace(-1.0, 1.0, 5)]
+    dense = curvature_along(bowl, points)
+    monkeypatch.setattr(settings, "hessian_limit", 1)
+    lanczos = curvature_along(bowl, points)
+    for exact, found, (x, _) in zip(dense, lanczos, points, strict=True):
+        eigenvalues = np.linalg.eigvalsh([[2 + 6 * x**2, 1.0], [1.0, 6.0]])
+        assert exact.lambda_max == pytest.approx(eigenvalues[-1], rel=1e-5)
+        assert (found.lambda_min, found.lambda_max) == pytest.approx(tuple(eigenvalues), rel=1e-5)
