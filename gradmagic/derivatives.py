@@ -36,6 +36,8 @@ class Derivatives:
     jacobians: dict[str, tuple[jax.Array, ...]]  # target -> one block per source
     connected: dict[str, tuple[bool, ...]]  # target -> per source
     hessians: dict[str, jax.Array] = field(default_factory=dict)  # scalar target -> n×n
+    # above hessian_limit, instead of hessians: scalar target -> gradmagic.spectrum.Spectrum
+    spectra: dict[str, Any] = field(default_factory=dict)
     orders: dict[tuple[str, str], tuple[jax.Array, ...]] = field(default_factory=dict)
     operations: list[Operation] | None = None
     operations_linearised: bool = False

@@ -1,4 +1,4 @@
-"""Session settings: display precision, float64, and compiling every tape.
+"""Session settings: display precision, float64, compiling every tape, the Hessian limit.
 
 The source of truth is the magics' configuration: traitlets on ``GradMagics``, so
 ``%config GradMagics.precision = 4`` (or an ``ipython_config.py``) works as IPython users
@@ -22,6 +22,9 @@ class Settings:
     precision: int = 6  # significant digits shown in tables and summaries
     x64: bool = False  # float64 throughout (jax_enable_x64)
     jit: bool = False  # every %%tape compiled, as if --jit were given
+    # Hessians of more numbers are not formed: their extreme eigenvalues come from
+    # Hessian-vector products (gradmagic.spectrum)
+    hessian_limit: int = 2000
 
 
 settings = Settings()
@@ -51,6 +54,13 @@ def parse_assignment(assignment: str) -> tuple[str, Any]:
                 "(e.g. %gradmagic precision=4)."
             )
         return key, int(raw)
+    if key == "hessian_limit":
+        if not raw.isdigit() or int(raw) < 1:
+            raise GradmagicError(
+                f"hessian_limit must be a positive whole number, got {raw!r} "
+                "(e.g. %gradmagic hessian_limit=5000)."
+            )
+        return key, int(raw)
     value = _BOOLEAN_WORDS.get(raw.lower())
     if value is None:
         raise GradmagicError(f"{key} takes on or off, got {raw!r} (e.g. %gradmagic {key}=on).")
@@ -67,6 +77,9 @@ def apply(key: str, value: Any) -> None:
 
 
 def describe() -> str:
-    """``precision=6 x64=off jit=off``, as ``%gradmagic`` shows the settings."""
+    """``precision=6 x64=off jit=off hessian_limit=2000``, as ``%gradmagic`` shows them."""
     on_off = {True: "on", False: "off"}
-    return f"precision={settings.precision} x64={on_off[settings.x64]} jit={on_off[settings.jit]}"
+    return (
+        f"precision={settings.precision} x64={on_off[settings.x64]} jit={on_off[settings.jit]} "
+        f"hessian_limit={settings.hessian_limit}"
+    )

@@ -10,7 +10,6 @@ never re-running it in the notebook.  It renders itself as HTML and as aligned t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -23,46 +22,10 @@ from gradmagic.errors import GradmagicError
 from gradmagic.finite_differences import FiniteDifference, finite_differences
 from gradmagic.plots import ShownWithPlot
 from gradmagic.pytrees import leaf_value, same_structure
+from gradmagic.settings import settings
 from gradmagic.sources import regroup, requested_sources
+from gradmagic.tape_derivatives import TapeOptions, compute_derivatives
 from gradmagic.values import is_floating
-
-
-@dataclass(frozen=True)
-class TapeOptions:
-    """The ``%%tape`` options that change what is computed and shown."""
-
-    hessian: bool = False
-    order: int = 1
-    check: bool = False
-    jit: bool = False
-    show_tape: bool = False
-    unconnected: str = "zero"  # or "none", as TensorFlow returns None
-    plot: bool = False  # displayed with its plot (see Tape.plot)
-
-
-def compute_derivatives(
-    program: CellProgram,
-    sources: Sequence[Source],
-    targets: Sequence[str] | None,
-    options: TapeOptions,
-) -> Derivatives:
-    """The derivatives ``options`` ask for, from a cached compiled program where the cell
-    allows, so re-running an unchanged cell never traces it again.
-
-    ``--jit`` insists on compiling (and explains a cell that cannot be); otherwise a cell
-    whose Python control flow depends on input values is differentiated eagerly, as is
-    ``--show-tape`` (its operations are the ones recorded at this point).
-    """
-    settings = {"hessian": options.hessian, "order": options.order, "record": options.show_tape}
-    if options.jit or not options.show_tape:
-        from gradmagic.compiled_tape import differentiate_compiled
-
-        compiled = differentiate_compiled(
-            program, sources, targets, **settings, explain=options.jit
-        )
-        if compiled is not None:
-            return compiled
-    return differentiate(program, sources, targets, **settings)
 
 
 class Tape(ShownWithPlot):
@@ -285,6 +248,11 @@ class Tape(ShownWithPlot):
         requested = self._source_list(sources)
         resolved = [self._source(s) for s in requested]
         primals = [self._source_value(s) for s in resolved]
+        size = sum(int(jnp.size(p)) for p in primals)
+        if size > settings.hessian_limit:
+            from gradmagic.tape_spectrum import refuse_matrix
+
+            raise refuse_matrix(size)
         function = cell_function(self._program, resolved, [name])
         blocks = jax.hessian(lambda *p: function(*p)[0], argnums=tuple(range(len(primals))))(
             *primals
@@ -293,6 +261,20 @@ class Tape(ShownWithPlot):
             return blocks[0][0]
         shaped = [list(row) for row in blocks]
         return shaped if isinstance(sources, list) else tuple(tuple(row) for row in shaped)
+
+    def spectrum(self, target: Any, sources: Any = None) -> Any:
+        """λmin, λmax and the 5 largest eigenvalues of a scalar target's Hessian, from
+        Hessian-vector products (a :class:`~gradmagic.spectrum.Spectrum`), at any size."""
+        from gradmagic.tape_spectrum import target_spectrum
+
+        name = self.target_name(target)
+        if sources is None and name in self._derivatives.spectra:
+            return self._derivatives.spectra[name]
+        self._require_scalar(name, "spectrum")
+        requested = self._source_list(sources)
+        resolved = [s for item in requested for s in self._sources_for(item)[0]]
+        primals = [self._source_value(s) for s in resolved]
+        return target_spectrum(self._program, resolved, primals, name)
 
     def derivative(self, target: Any, source: Any, order: int = 1) -> jax.Array:
         """The ``order``-th derivative of a scalar target with respect to a scalar source."""
@@ -390,4 +372,4 @@ class Tape(ShownWithPlot):
         return self.plot() if self._options.plot else None
 
 
-__all__ = ["Tape", "TapeOptions", "compute_derivatives"]
+__all__ = ["Tape", "TapeOptions", "compute_derivatives"]  # the last two live in tape_derivatives

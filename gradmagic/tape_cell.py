@@ -80,7 +80,8 @@ def record_tape(
     __tracebackhide__ = True
     from gradmagic.cell_program import CellProgram, frozen_values
     from gradmagic.finite_differences import finite_differences
-    from gradmagic.tape import Tape, compute_derivatives
+    from gradmagic.tape import Tape
+    from gradmagic.tape_derivatives import compute_derivatives
 
     if options.order < 1:
         raise GradmagicError(f"--order must be 1 or more, got {options.order} (e.g. --order 2).")

@@ -127,6 +127,9 @@ def hessian_sections(tape: Tape) -> list[Table | str]:
     shown = render.elided(len(labels))
     sections: list[Table | str] = []
     for name in derivatives.targets:
+        if name in derivatives.spectra:
+            sections.append(spectrum_table(tape, name))
+            continue
         if name not in derivatives.hessians:
             if tape.options.hessian:
                 sections.append(
@@ -162,6 +165,43 @@ def hessian_sections(tape: Tape) -> list[Table | str]:
         table.notes.append(eigen_verdict(eigenvalues, float(np.linalg.norm(gradient))))
         sections.append(table)
     return sections
+
+
+def spectrum_table(tape: Tape, name: str) -> Table:
+    """Above ``hessian_limit``: the extreme eigenvalues with their residual bounds (a true
+    eigenvalue lies within each), how they were found, and the same verdict as the matrix."""
+    from gradmagic.tape_spectrum import not_formed
+
+    derivatives = tape.derivatives
+    spectrum = derivatives.spectra[name]
+    table = Table(
+        title=f"Hessian of {tape.program.label(name)} with respect to "
+        + ", ".join(s.name for s in derivatives.sources)
+        + ": extreme eigenvalues",
+        header=["", "eigenvalue", "residual bound"],
+    )
+    for rank, (value, residual) in enumerate(
+        zip(spectrum.top, spectrum.top_residuals, strict=True), start=1
+    ):
+        label = (
+            "λmax"
+            if rank == 1
+            else f"{rank}{'nd' if rank == 2 else 'rd' if rank == 3 else 'th'} largest"
+        )
+        table.rows.append([label, render.number(value), render.number(residual, 2)])
+    table.rows.append(
+        ["λmin", render.number(spectrum.lambda_min), render.number(spectrum.min_residual, 2)]
+    )
+    table.notes.append(not_formed(spectrum.size, spectrum.products))
+    if not spectrum.converged:
+        table.notes.append(
+            "Not all converged: each value is within its residual bound of a true eigenvalue."
+        )
+    gradient = np.concatenate(
+        [np.ravel(np.asarray(block)) for block in derivatives.jacobians[name]]
+    )
+    table.notes.append(eigen_verdict(spectrum.eigenvalues, float(np.linalg.norm(gradient))))
+    return table
 
 
 def orders_table(tape: Tape) -> Table | None:

@@ -232,11 +232,12 @@ def test_curvature_of_an_anisotropic_bowl():
     assert StepSizeAdvice(bowl, "sgd").bound == pytest.approx(0.5)
 
 
-def test_curvature_by_power_iteration(monkeypatch):
-    monkeypatch.setattr(curvature, "DENSE_HESSIAN_LIMIT", 1)
+def test_curvature_by_lanczos_above_the_hessian_limit(monkeypatch):
+    monkeypatch.setattr(curvature.settings, "hessian_limit", 1)
     weights = jnp.array([1.0, 2.0, 3.0])
     bowl = curvature_at(lambda p, a: jnp.sum(a * p[0] ** 2), (np.ones(3, np.float32),), aux=weights)
-    assert (bowl.lambda_min, bowl.lambda_max) == pytest.approx((2.0, 6.0), rel=1e-3)
+    assert (bowl.lambda_min, bowl.lambda_max) == pytest.approx((2.0, 6.0), rel=1e-5)
+    assert bowl.where == "at the start, by Lanczos from 3 Hessian-vector products"
 
 
 def test_concave_objective_has_no_step_bound():

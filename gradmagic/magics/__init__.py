@@ -69,6 +69,11 @@ class GradMagics(Magics):
     precision = Int(6, help="Significant digits shown in tables and summaries.").tag(config=True)
     x64 = Bool(False, help="float64 throughout (JAX's jax_enable_x64).").tag(config=True)
     jit = Bool(False, help="Compile every %%tape, as if --jit were given.").tag(config=True)
+    hessian_limit = Int(
+        2000,
+        help="Hessians of more numbers are not formed; their extreme eigenvalues come from "
+        "Hessian-vector products.",
+    ).tag(config=True)
 
     @validate("precision")
     def _valid_precision(self, proposal: Any) -> int:
@@ -77,7 +82,15 @@ class GradMagics(Magics):
             raise TraitError(f"precision must be from {low} to {high}, got {proposal['value']}.")
         return proposal["value"]
 
-    @observe("precision", "x64", "jit")
+    @validate("hessian_limit")
+    def _valid_hessian_limit(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(
+                f"hessian_limit must be a positive whole number, got {proposal['value']}."
+            )
+        return proposal["value"]
+
+    @observe("precision", "x64", "jit", "hessian_limit")
     def _setting_changed(self, change: Any) -> None:
         session.apply(change["name"], change["new"])
 
@@ -122,7 +135,7 @@ class GradMagics(Magics):
         ``function`` and ``check``.
         """
         __tracebackhide__ = True
-        from gradmagic.tape import TapeOptions
+        from gradmagic.tape_derivatives import TapeOptions
         from gradmagic.tape_cell import record_tape
 
         args = _parse(self.tape, line, "tape")
@@ -190,7 +203,7 @@ class GradMagics(Magics):
     @_usage_errors("gradmagic")
     def gradmagic(self, line: str) -> Any:
         """Show versions, backend and settings; ``%gradmagic precision=4`` (or x64=on,
-        jit=on) changes a setting for the session, as ``%config GradMagics.precision = 4``."""
+        jit=on, hessian_limit=5000) changes a setting for the session, as ``%config GradMagics.precision = 4``."""
         assignments = [session.parse_assignment(text) for text in line.split()]
         for key, value in assignments:  # all parsed first: one bad word changes nothing
             setattr(self, key, value)

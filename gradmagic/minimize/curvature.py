@@ -1,10 +1,11 @@
 """The curvature of an objective at a point: the extreme eigenvalues of its Hessian.
 
 What step-size advice is built from (:mod:`gradmagic.minimize.step_size`).  All variables
-are flattened into one vector.  Up to :data:`DENSE_HESSIAN_LIMIT` numbers the Hessian is
-formed densely; beyond, both extreme eigenvalues come from power iteration on
-Hessian-vector products (approximate), so the matrix is never formed.  The compiled
-program is cached like the loop's (same ``cache_key`` rules).
+are flattened into one vector.  Up to the session's ``hessian_limit`` numbers
+(``%gradmagic hessian_limit=N``) the Hessian is formed densely; beyond, both extreme
+eigenvalues come from Lanczos on Hessian-vector products (:mod:`gradmagic.spectrum`, the
+same as ``%%tape --hessian``), so the matrix is never formed.  The compiled program is
+cached like the loop's (same ``cache_key`` rules, and whether the matrix is formed).
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from gradmagic.minimize.validation import as_variables
 from gradmagic.program_cache import ProgramCache, arguments_key
+from gradmagic.settings import settings
 
 ALONG_BATCH = 16  # points per vectorised curvature call (see curvature_along)
-DENSE_HESSIAN_LIMIT = 1_000  # above this many numbers, eigenvalues come from power iteration
 PROGRAMS = ProgramCache()
+
+
+def _dense(params: tuple) -> bool:
+    """Whether the Hessian of ``params`` is small enough to form (``hessian_limit``)."""
+    return sum(int(np.size(p)) for p in params) <= settings.hessian_limit
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,14 @@ def curvature_at(
     """The extreme Hessian eigenvalues of ``objective(params, aux)`` at ``point``."""
     params = as_variables(tuple(point), None)
     identity = objective if cache_key is None else cache_key
-    key = (identity, arguments_key(params, aux), "hessian")
-    extremes = PROGRAMS.get_or_build(key, lambda: _hessian_extremes(objective, params))
-    lo, hi = (float(v) for v in extremes(params, aux))
-    return Curvature(lo, hi)
+    dense = _dense(params)
+    key = (identity, arguments_key(params, aux), "hessian", dense)
+    extremes = PROGRAMS.get_or_build(key, lambda: _hessian_extremes(objective, params, dense))
+    lo, hi, products = jax.device_get(extremes(params, aux))
+    if dense:
+        return Curvature(float(lo), float(hi))
+    where = f"at the start, by Lanczos from {int(products)} Hessian-vector products"
+    return Curvature(float(lo), float(hi), where)
 
 
 def curvature_along(
@@ -84,53 +93,33 @@ def curvature_along(
         lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *padded
     )
     identity = objective if cache_key is None else cache_key
-    key = (identity, arguments_key(rows[0], aux), "hessian-along", len(padded))
+    dense = _dense(rows[0])
+    key = (identity, arguments_key(rows[0], aux), "hessian-along", len(padded), dense)
     extremes = PROGRAMS.get_or_build(
-        key, lambda: jax.jit(jax.vmap(_hessian_extremes(objective, rows[0]), in_axes=(0, None)))
+        key,
+        lambda: jax.jit(jax.vmap(_hessian_extremes(objective, rows[0], dense), in_axes=(0, None))),
     )
-    lows, highs = jax.device_get(extremes(batch, aux))
+    lows, highs, _ = jax.device_get(extremes(batch, aux))
     return [
         Curvature(float(lo), float(hi)) for lo, hi in zip(lows[:count], highs[:count], strict=False)
     ]
 
 
-def _hessian_extremes(objective: Callable, params: tuple) -> Callable:
-    """Compile ``(params, aux) -> (lambda_min, lambda_max)`` for these variable shapes."""
-    flat0, unravel = ravel_pytree(params)
-    dense = flat0.size <= DENSE_HESSIAN_LIMIT
+def _hessian_extremes(objective: Callable, params: tuple, dense: bool) -> Callable:
+    """Compile ``(params, aux) -> (lambda_min, lambda_max, products)`` for these variable
+    shapes: from the matrix when ``dense``, else from Lanczos (``products`` Hessian-vector
+    products, 0 for the matrix)."""
+    from gradmagic.spectrum import lanczos
 
-    def extremes(params: tuple, aux: Any) -> tuple[jax.Array, jax.Array]:
+    _, unravel = ravel_pytree(params)
+
+    def extremes(params: tuple, aux: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
         flat, _ = ravel_pytree(params)
-
-        def scalar(x: jax.Array) -> jax.Array:
-            return objective(unravel(x), aux)
-
         if dense:
-            hessian = jax.hessian(scalar)(flat)
+            hessian = jax.hessian(lambda x: objective(unravel(x), aux))(flat)
             eig = jnp.linalg.eigvalsh((hessian + hessian.T) / 2)
-            return eig[0], eig[-1]
-        return _power_extremes(scalar, flat)
+            return eig[0], eig[-1], jnp.asarray(0)
+        found = lanczos(objective, params, aux, wanted="extremes")
+        return found["min"], found["top"][0], found["products"]
 
     return jax.jit(extremes)
-
-
-def _power_extremes(
-    scalar: Callable, flat: jax.Array, iterations: int = 200
-) -> tuple[jax.Array, jax.Array]:
-    """Largest-magnitude eigenvalue by power iteration, then the other end by a shifted one."""
-
-    def hvp(v: jax.Array) -> jax.Array:
-        return jax.jvp(jax.grad(scalar), (flat,), (v,))[1]
-
-    def power(matvec: Callable) -> jax.Array:
-        def body(_: int, v: jax.Array) -> jax.Array:
-            w = matvec(v)
-            return w / (jnp.linalg.norm(w) + 1e-30)
-
-        v0 = jax.random.normal(jax.random.PRNGKey(0), flat.shape, flat.dtype)  # generic start
-        v = lax.fori_loop(0, iterations, body, v0)
-        return jnp.vdot(v, matvec(v))
-
-    first = power(hvp)
-    other = power(lambda v: hvp(v) - first * v) + first
-    return jnp.minimum(first, other), jnp.maximum(first, other)
