@@ -135,8 +135,8 @@ class GradMagics(Magics):
         ``function`` and ``check``.
         """
         __tracebackhide__ = True
-        from gradmagic.tape_derivatives import TapeOptions
         from gradmagic.tape_cell import record_tape
+        from gradmagic.tape_derivatives import TapeOptions
 
         args = _parse(self.tape, line, "tape")
         name = line_options.variable_name(args.name, "--name")
