@@ -17,6 +17,7 @@ MODULES = (
     "bench.scipy_bench",
     "bench.cold_bench",
     "bench.panel_bench",
+    "bench.memory_bench",
 )
 
 

@@ -4,8 +4,13 @@
 finds (or builds and checks) the compiled chunk program in the cache, and calls it chunk
 after chunk.  Python only runs between chunks: it reports progress, notices Ctrl-C, and
 stops early.  Chunks are sized from measured step time (about :data:`CHUNK_SECONDS` each)
-so progress and interrupts stay responsive for slow objectives.  Results are fetched from
-the device once, at the end (plus one tiny status read per chunk).
+so progress and interrupts stay responsive for slow objectives.
+
+Memory does not grow with ``steps``: at most about ``RECORD_LIMIT`` rows are recorded
+(:mod:`~gradmagic.minimize.record`)
+(every ``stride``-th step, the first and the last always), and each chunk's rows come to
+the host as the run goes (one small transfer per chunk, with its status), into a host
+array sized for the whole run up front; nothing accumulates on the device.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from gradmagic.minimize.loop import (
 )
 from gradmagic.minimize.optimize_result import OptimizeResult, by_name
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
+from gradmagic.minimize.record import Record
 from gradmagic.minimize.schedules import SCHEDULES, schedule_index
 from gradmagic.minimize.validation import (
     as_variables,
@@ -51,8 +57,9 @@ LINE_SEARCH_TOL = 1e-5  # L-BFGS stops below this gradient norm by default (SciP
 class OptimizationRun:
     """Everything one :func:`minimize` call found, all on the host (numpy / Python floats).
 
-    ``history[k]`` is the objective after ``k`` steps (``history[0]`` at the start) and
-    ``path[i][k]`` the ``i``-th variable then.  When the run diverged, ``values`` (and
+    ``history[k]`` is the objective after ``recorded_steps[k]`` steps (``history[0]`` at
+    the start; every step on runs up to ``RECORD_LIMIT`` steps, every ``stride``-th beyond,
+    the last always) and ``path[i][k]`` the ``i``-th variable then.  When the run diverged, ``values`` (and
     ``loss``/``grad_norm``) are the *starting* ones, while ``history``/``path`` end with the
     non-finite step so a plot shows what happened.  When interrupted, ``values`` are those
     after the last finished step; the caller decides whether to keep them.
@@ -80,6 +87,7 @@ class OptimizationRun:
     bounds: tuple | None = None  # one Interval (or None) per variable
     stalled: bool = False  # L-BFGS converged by SciPy's ftol: the objective stopped decreasing
     stopped_by_callback: bool = False
+    recorded_steps: np.ndarray | None = None  # the step of each history/path entry
 
 
 def program_for(
@@ -187,7 +195,8 @@ def minimize(
         box,
         FTOL if default_tol else -math.inf,  # an explicit tol alone decides
     )
-    first = next_chunk(program, _Progress(carry, (0,) * 8, ()), aux, steps)
+    record = Record(steps, program.width, program.row_dtype)
+    first = next_chunk(program, _Progress(carry, (0,) * 8, 0, None), aux, steps, record)
     start = first.status[5:]  # the first chunk evaluated the start
     if not math.isfinite(start[0]):
         raise GradmagicError(
@@ -195,11 +204,10 @@ def minimize(
         )
     labels = list(names) if names else [f"x{i}" for i in range(len(params))]
     report = None if callback is None else _Reporter(callback, labels)
-    carry, status, outputs, stop = _run_chunks(program, first, aux, steps, on_progress, report)
-    final, chunks, initial_values, grad = jax.device_get(
-        (carry.params, [out for _, out in outputs], params, carry.grad)
-    )  # the one bulk transfer
-    rows = np.concatenate([c[:n] for (n, _), c in zip(outputs, chunks, strict=True)])
+    done, stop = _run_chunks(program, first, aux, steps, on_progress, report, record)
+    carry, status = done.carry, done.status
+    final, initial_values, grad = jax.device_get((carry.params, params, carry.grad))
+    rows, recorded_steps = record.rows_and_steps(done.recorded, done.tail, status[0])
     history = rows[:, 0].astype(program.loss_dtype, copy=False)
     path = _unpack_path(rows, initial_values, 1 + program.scheduled) if program.record_path else ()
     step, loss, gnorm, done, diverged = status[:5]
@@ -229,14 +237,13 @@ def minimize(
         lr_history=rows[1:, 1].astype(float) if program.scheduled else None,
         bounds=tuple(bounds) if box else None,
         stopped_by_callback=stop == "callback",
+        recorded_steps=recorded_steps,
     )
 
 
-def _status(carry: Carry) -> _Status:
-    """The few scalars Python needs between chunks (two small transfers)."""
-    (step, diverged, done, nfev), (loss, gnorm, start_loss, start_gnorm) = jax.device_get(
-        (carry.counts, carry.values)
-    )
+def _status(counts: np.ndarray, values: np.ndarray) -> _Status:
+    """The few scalars Python needs between chunks, as Python numbers."""
+    (step, diverged, done, nfev), (loss, gnorm, start_loss, start_gnorm) = counts, values
     return (
         int(step), float(loss), float(gnorm), int(done), int(diverged),
         float(start_loss), float(start_gnorm), int(nfev),
@@ -249,11 +256,16 @@ def _finished(status: _Status, steps: int) -> bool:
 
 
 class _Progress(NamedTuple):
-    """Everything finished so far; replaced as a whole so Ctrl-C never sees half an update."""
+    """Everything finished so far; replaced as a whole so Ctrl-C never sees half an update.
+
+    ``recorded`` rows of the :class:`Record` are final (0: nothing ran yet); ``tail`` is
+    the row of the last step when that step is not a multiple of the stride.
+    """
 
     carry: Carry
     status: _Status
-    outputs: tuple  # linked list: (earlier, (rows_recorded, rows)) or ()
+    recorded: int
+    tail: np.ndarray | None
 
 
 def _run_chunks(
@@ -262,8 +274,9 @@ def _run_chunks(
     aux: Any,
     steps: int,
     on_progress: Callable[[int, float], None] | None,
-    report: _Reporter | None = None,
-) -> tuple[Carry, _Status, list, str | None]:
+    report: _Reporter | None,
+    record: Record,
+) -> tuple[_Progress, str | None]:
     """Run chunks after the ``first`` until done, diverged, out of steps or interrupted.
 
     Chunk sizes follow the measured time per step so each takes about :data:`CHUNK_SECONDS`
@@ -271,9 +284,8 @@ def _run_chunks(
     the program so the next run starts with full-size chunks.  On Ctrl-C (during a chunk or
     raised by ``on_progress``) the chunk in flight is dropped and the last finished state is
     returned.  ``report`` (the user's callback) runs after each chunk that took steps; its
-    ``StopIteration`` keeps the state it saw.  Returns the final carry, its status,
-    ``[(rows_recorded, rows)]`` per chunk and why it stopped early (``"interrupted"``,
-    ``"callback"`` or None).
+    ``StopIteration`` keeps the state it saw.  Returns the last finished progress and why
+    it stopped early (``"interrupted"``, ``"callback"`` or None).
     """
     done = first
     stop = None
@@ -285,16 +297,12 @@ def _run_chunks(
                 report(done.carry, done.status)  # steps taken, none non-finite
             if _finished(done.status, steps):
                 break
-            done = next_chunk(program, done, aux, steps)
+            done = next_chunk(program, done, aux, steps, record)
     except KeyboardInterrupt:
         stop = "interrupted"
     except StopIteration:
         stop = "callback"
-    outputs, node = [], done.outputs
-    while node:
-        node, item = node
-        outputs.append(item)
-    return done.carry, done.status, outputs[::-1], stop
+    return done, stop
 
 
 class _Reporter:
@@ -323,31 +331,32 @@ def intermediate_result(names: Sequence[str], carry: Carry, status: _Status) -> 
     )
 
 
-def next_chunk(program: ChunkProgram, done: _Progress, aux: Any, steps: int) -> _Progress:
-    """Run one chunk, wait for its status, and time it to size the next one.
-
-    A program's first chunk is not timed: it includes tracing and compiling.
+def next_chunk(
+    program: ChunkProgram, done: _Progress, aux: Any, steps: int, record: Record
+) -> _Progress:
+    """Run one chunk, fetch its status and recorded rows (one transfer), and time it to size
+    the next one.  A program's first chunk is not timed: it includes tracing and compiling.
     """
-    fresh = not done.outputs  # the first chunk of a run also records the start
     step = done.status[0]
-    end = min(steps, step + _chunk_limit(program.seconds_per_step))
-    bounds = np.array([end, step + (not fresh)], np.int32)
+    end = min(steps, step + _chunk_limit(program.seconds_per_step, record.stride))
+    bounds = np.array([end, done.recorded, record.stride], np.int32)
     timed = program.chunk_calls > 0
     program.chunk_calls += 1
     started = time.perf_counter()
     carry, rows = program.chunk(done.carry, aux, bounds)
-    status = _status(carry)
-    ran = status[0] - step
+    counts, values, rows = jax.device_get((carry.counts, carry.values, rows))
+    status = _status(counts, values)
     if timed:
-        program.seconds_per_step = (time.perf_counter() - started) / max(ran, 1)
-    return _Progress(carry, status, (done.outputs, (ran + fresh, rows)))
+        program.seconds_per_step = (time.perf_counter() - started) / max(status[0] - step, 1)
+    return _Progress(carry, status, *record.store(done.recorded, status[0], rows))
 
 
-def _chunk_limit(seconds_per_step: float | None) -> int:
-    """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth."""
+def _chunk_limit(seconds_per_step: float | None, stride: int = 1) -> int:
+    """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth,
+    at most what the chunk's :data:`CHUNK` + 1 record rows hold at this stride."""
     if seconds_per_step is None:
         return FIRST_CHUNK
-    return max(1, min(CHUNK, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
+    return max(1, min(CHUNK * stride, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
 
 
 def _unpack_path(rows: np.ndarray, start: tuple, column: int = 1) -> tuple:

@@ -142,6 +142,8 @@ class ChunkProgram:
         self.seconds_per_step: float | None = None
         self.chunk_calls = 0
         self.scheduled = False  # rows hold each step's learning rate in column 1
+        self.width = 1  # numbers per recorded row
+        self.row_dtype = np.dtype(np.float32)
 
     def fresh_carry(
         self,
@@ -175,11 +177,15 @@ def build_program(
 
     ``chunk(carry, aux, bounds)`` runs a ``lax.while_loop`` that steps until ``bounds[0]``
     steps are done in all, the gradient norm is below tol or a step goes non-finite (Python
-    keeps ``bounds[0]`` within :data:`CHUNK` steps of the start).  Given a fresh carry, its
-    first iteration creates the optimiser state (lr and momentum traced, from the carry) and
-    evaluates the objective at the start, without stepping.  Each iteration records a row
-    ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) into a
-    ``(CHUNK + 1, width)`` buffer at row ``step - bounds[1]``; it returns
+    keeps ``bounds[0]`` within ``CHUNK * bounds[2]`` steps of the start).  Given a fresh
+    carry, its first iteration creates the optimiser state (lr and momentum traced, from the
+    carry) and evaluates the objective at the start, without stepping.  Rows
+    ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) are recorded
+    for every ``bounds[2]``-th step only (the stride, a traced value: a long run keeps a
+    bounded record and any ``steps`` reuses the program) into a ``(CHUNK + 1, width)``
+    buffer: step ``k`` writes row ``ceil(k / stride) - bounds[1]`` (see :func:`_slot`), so
+    row ``m - bounds[1]`` ends up holding step ``m * stride``, and the row after the last
+    full one holds the chunk's last step when that is not a multiple.  It returns
     ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
     ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  ``bounded`` projects every
     step onto the carry's box; ``scheduled`` sets each step's learning rate from the
@@ -268,7 +274,7 @@ def build_program(
             rows = lax.dynamic_update_slice(
                 rows,
                 lax.broadcast(lax.concatenate(row, 0), (1,)),
-                (lax.sub(step, _scalar(bounds, 1)), zero),
+                (lax.sub(_slot(step, _scalar(bounds, 2)), _scalar(bounds, 1)), zero),
                 allow_negative_indices=False,
             )
             counts = _vector(step, diverged, done, evals)
@@ -295,7 +301,19 @@ def build_program(
     options = COMPILER_OPTIONS if fast_compile else None
     program = ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
     program.scheduled = scheduled
+    program.width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+    program.row_dtype = np.dtype(dtype)
     return program
+
+
+def _slot(count: jax.Array, stride: jax.Array) -> jax.Array:
+    """``ceil(count / stride)``, written without overflow: the record slot of a step (or an
+    epoch).  Every count ``(m-1)*stride < count <= m*stride`` writes slot ``m``, so the
+    last write, the one kept, is ``m*stride``'s; a run that stops between two multiples
+    leaves its own last count in the next slot."""
+    one = np.int32(1)
+    later = lax.add(lax.div(lax.sub(count, one), stride), one)
+    return lax.select(lax.gt(count, np.int32(0)), later, np.int32(0))
 
 
 def project(params: tuple, box: tuple | None) -> tuple:

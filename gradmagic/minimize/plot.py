@@ -43,7 +43,7 @@ def _loss_curves(curves: Any, results: list[Any]) -> None:
     floor = max(positive.min(), 1e-12 * positive.max()) / 10 if logarithmic else None
     for result, history in zip(results, histories, strict=True):
         shown = history if floor is None else np.maximum(history, floor)
-        curves.plot(np.arange(len(history)), shown, label=result.optimizer)
+        curves.plot(_steps(result), shown, label=result.optimizer)
     if logarithmic:
         curves.set_yscale("log")
         curves.yaxis.set_major_locator(LogLocator(numticks=6))
@@ -147,9 +147,15 @@ def _draw_learning_rates(axes: Any, results: list[Any]) -> None:
     """The learning rate of each step (``--schedule``): step k's lr at x = k."""
     for result in results:
         rates = np.asarray(result.lr_history, dtype=float)
-        axes.plot(np.arange(1, len(rates) + 1), rates, label=result.optimizer)
+        axes.plot(_steps(result)[1:], rates, label=result.optimizer)
     axes.set_xlabel("step")
     axes.set_ylabel("lr")
+
+
+def _steps(result: Any) -> np.ndarray:
+    """The step number of each recorded point (a long run records every n-th step)."""
+    steps = getattr(result, "recorded_steps", None)
+    return np.arange(len(result.history)) if steps is None else np.asarray(steps)
 
 
 def _draw_box(axes: Any, box: tuple) -> None:

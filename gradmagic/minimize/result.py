@@ -46,6 +46,12 @@ def magic_line(
     return " ".join(parts)
 
 
+def _ordinal(n: int) -> str:
+    """``3 000th``, ``2nd``, ``21st``, ``12th``."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
 class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     """One run: ``values``, ``loss``, ``steps``, ``converged``, ``history``, ``path``,
     ``optimizer``, ``lr`` (and ``momentum``, ``tol``, ``grad_norm``, ``diverged_at``,
@@ -75,7 +81,10 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     loss = property(lambda self: self.run.loss, doc="Final objective.")
     steps = property(lambda self: self.run.steps, doc="Steps run.")
     converged = property(lambda self: self.run.converged, doc="Gradient norm fell below --tol.")
-    history = property(lambda self: self.run.history, doc="Objective per step (index 0: start).")
+    history = property(
+        lambda self: self.run.history,
+        doc="Objective at each recorded step (index 0: start; see recorded_steps).",
+    )
     optimizer = property(lambda self: self.run.optimizer)
     lr = property(lambda self: self.run.lr)
     momentum = property(lambda self: self.run.momentum)
@@ -94,6 +103,24 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     nfev = property(lambda self: self.run.nfev, doc="Objective (and gradient) evaluations.")
     njev = property(lambda self: self.run.nfev, doc="Gradient evaluations (with each value).")
     success = property(lambda self: self.status == scipy_shape.CONVERGED)
+
+    @property
+    def recorded_steps(self) -> Any:
+        """The step of each ``history``/``path`` entry: every step, or every ``stride``-th
+        on a long run (about 10 000 points at most), the first and the last always."""
+        import numpy as np
+
+        steps = self.run.recorded_steps
+        return np.arange(len(self.run.history)) if steps is None else steps
+
+    def record_note(self) -> str | None:
+        """``recorded every 3 000th step (10 001 points)`` when the record was decimated."""
+        steps = self.recorded_steps
+        stride = int(steps[1] - steps[0]) if len(steps) > 2 else 1
+        if stride <= 1:
+            return None
+        text = f"recorded every {_ordinal(stride)} step ({len(steps):,} points)"
+        return text.replace(",", " ")
 
     @property
     def status(self) -> scipy_shape.Status:
@@ -176,7 +203,7 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
 
         history = np.asarray(self.run.history)
         changed = np.nonzero(history != history[-1])[0]
-        settled = int(changed[-1]) + 1 if changed.size else 0
+        settled = int(self.recorded_steps[changed[-1] + 1]) if changed.size else 0
         return settled if settled < self.run.steps - 1 else None
 
     def settings_text(self) -> str:
@@ -216,6 +243,9 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
             f"steps: {self.run.steps} of {self.run.requested_steps}{stopped}; "
             f"gradient norm: {render.number(self.run.grad_norm)}"
         )
+        record = self.record_note()
+        if record:
+            table.notes.append(f"History and path {record}.")
         if self.run.bounds:
             box = boxes.describe(self.variables, self.run.bounds)
             table.notes.append(f"Every step projected onto bounds: {box}.")
