@@ -231,25 +231,29 @@ class GradMagics(Magics):
         start = line_options.start_values(args.start)
         namespace = self.shell.user_ns
         source = None if cell is None else self._transformed(cell)
+        data, training = line_options.training(args)
         problem = problems.problem_from_magic(
-            objective, source, source and self._filename(source), namespace, wrt, args.of
+            objective, source, source and self._filename(source), namespace, wrt, args.of, data
         )
         if start:
             problem = problem.starting_at(start)
-        settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
+        steps = 1000 if args.steps is None else args.steps
+        settings = {"lr": args.lr, "steps": steps, "momentum": args.momentum, "tol": args.tol}
         scipy_like = line_options.scipy_like(args, problem.variables, namespace)
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 
-            line_options.refuse("--widgets", scipy_like)
+            line_options.refuse("--widgets", {**scipy_like, "data": data})
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
             line_options.refuse("--compare", {"callback": scipy_like.pop("callback")})
-            result = runs.compare_optimizers(problem, optimizers, **settings, **scipy_like)
+            result = runs.compare_optimizers(
+                problem, optimizers, **settings, **scipy_like, **training
+            )
         else:
             result = runs.minimize_problem(
-                problem, namespace, optimizer=args.optimizer, **settings, **scipy_like
+                problem, namespace, optimizer=args.optimizer, **settings, **scipy_like, **training
             )
             result.show_path = args.plot
             if cell is not None:

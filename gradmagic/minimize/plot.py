@@ -41,9 +41,26 @@ def _loss_curves(curves: Any, results: list[Any]) -> None:
         and (positive.size < finite.size or positive.max() > 100 * positive.min())
     )
     floor = max(positive.min(), 1e-12 * positive.max()) / 10 if logarithmic else None
-    for result, history in zip(results, histories, strict=True):
+    for k, (result, history) in enumerate(zip(results, histories, strict=True)):
         shown = history if floor is None else np.maximum(history, floor)
-        curves.plot(_steps(result), shown, label=result.optimizer)
+        label = result.optimizer
+        ends = getattr(result, "epoch_loss", None)
+        minibatched = ends is not None and len(ends) > 0 and not result.run.batching.full
+        if minibatched:
+            label += " (minibatch)"
+            at = np.asarray(result.recorded_epochs) * result.run.batching.per_epoch
+            ends = np.asarray(ends, dtype=float)
+            ends = ends if floor is None else np.maximum(ends, floor)
+            markers = "o-" if len(ends) <= 50 else "-"
+            epoch_label = f"{result.optimizer}: epoch loss (all data)"
+            curves.plot(at, ends, markers, color=f"C{k}", ms=4, lw=1.5, label=epoch_label, zorder=3)
+        curves.plot(
+            _steps(result),
+            shown,
+            color=f"C{k}",
+            alpha=0.5 if minibatched else 1.0,
+            label=label,
+        )
     if logarithmic:
         curves.set_yscale("log")
         curves.yaxis.set_major_locator(LogLocator(numticks=6))
@@ -72,8 +89,8 @@ def draw_minimization(figure: Any, problem: Any, results: list[Any], with_path: 
         curves.set_title(f"loss curve: diverged at step {diverged[0].diverged_at}", color="#b00")
     else:
         curves.set_title("loss curve")
-    if len(results) > 1:
-        curves.legend()
+    if len(results) > 1 or any(getattr(r, "epoch_loss", None) is not None for r in results):
+        curves.legend(fontsize=8)
     if not show_path:
         return
     axes = figure.add_subplot(grid[:, 1]) if scheduled else figure.add_subplot(1, 2, 2)

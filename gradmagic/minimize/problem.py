@@ -39,6 +39,7 @@ class Problem:
     dynamic: tuple[str, ...]  # other floating names read: passed as arguments
     cache_key: tuple
     notebook_start: tuple[Any, ...] | None = None  # the notebook's values, when ``start`` differs
+    data: tuple[str, ...] = ()  # --data: the loop gives the objective minibatches of these
 
     def starting_at(self, values: Mapping[str, float]) -> Problem:
         """The same problem from other starting values (``--start x=4,y=0.5``); variables
@@ -79,9 +80,13 @@ class Problem:
         return self.program.run(overrides, None, [self.output])[self.output]
 
     def aux(self) -> dict[str, Any]:
+        """The values passed to compiled programs as arguments: the other floating names
+        read, and the data (all of it; the loop takes minibatches of it)."""
         from gradmagic.cell_program import as_array
 
-        return {name: as_array(self.program.frozen[name]) for name in self.dynamic}
+        values = {name: as_array(self.program.frozen[name]) for name in self.dynamic}
+        values.update((name, self.program.frozen[name]) for name in self.data)
+        return values
 
     def run(
         self,
@@ -96,13 +101,17 @@ class Problem:
         **engine: Any,
     ) -> Any:
         """One optimisation run from ``start`` (default: the notebook's values); ``engine``
-        passes ``bounds``, ``schedule`` and ``callback`` on to the driver's ``minimize``."""
+        passes ``bounds``, ``schedule``, ``callback`` and, with data, ``batch``, ``epochs``
+        and ``seed`` on to the driver's ``minimize``."""
         from gradmagic.minimize.driver import minimize
 
+        aux = self.aux()
+        if self.data:
+            engine["data"] = {name: aux.pop(name) for name in self.data}
         return minimize(
             self.objective,
             tuple(start) if start is not None else self.start,
-            aux=self.aux(),
+            aux=aux,
             optimizer=optimizer,
             lr=lr,
             steps=steps,
@@ -175,15 +184,17 @@ def problem_from_magic(
     namespace: dict[str, Any],
     wrt: Sequence[str],
     of: str | None,
+    data: Sequence[str] = (),
 ) -> Problem:
-    """The problem of a ``%minimize OBJECTIVE`` line, or of a ``%%minimize`` cell."""
+    """The problem of a ``%minimize OBJECTIVE`` line, or of a ``%%minimize`` cell
+    (``data``: the ``--data`` names)."""
     if cell is not None:
-        return problem_from_cell(cell, filename or "<cell>", namespace, wrt, of)
+        return problem_from_cell(cell, filename or "<cell>", namespace, wrt, of, data)
     if of is not None:
         raise GradmagicError(
             "--of is for the cell form (%%minimize); in a line, the expression is the objective."
         )
-    return problem_from_line(objective, namespace, wrt, namespace.get("_tape"))
+    return problem_from_line(objective, namespace, wrt, namespace.get("_tape"), data)
 
 
 def problem_from_line(
@@ -191,6 +202,7 @@ def problem_from_line(
     namespace: dict[str, Any],
     wrt: Sequence[str],
     last_tape: Any = None,
+    data: Sequence[str] = (),
 ) -> Problem:
     """Build the problem for ``%minimize OBJECTIVE``."""
     if not objective:
@@ -202,14 +214,19 @@ def problem_from_line(
     ):
         program = last_tape.program
         output = last_tape.target_name(objective)
-        return _problem(program, output, objective, namespace, wrt)
+        return _problem(program, output, objective, namespace, wrt, data)
     source = f"{objective}()" if _zero_argument_function(objective, namespace) else objective
     program = expression_program(source, namespace, "%%minimize")
-    return _problem(program, LAST_EXPRESSION, objective, namespace, wrt)
+    return _problem(program, LAST_EXPRESSION, objective, namespace, wrt, data)
 
 
 def problem_from_cell(
-    cell: str, filename: str, namespace: dict[str, Any], wrt: Sequence[str], of: str | None
+    cell: str,
+    filename: str,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    of: str | None,
+    data: Sequence[str] = (),
 ) -> Problem:
     """Build the problem for ``%%minimize``: the cell's last expression or ``--of NAME``."""
     from gradmagic.cell_program import CellProgram
@@ -239,15 +256,35 @@ def problem_from_cell(
         frozen_values(analysis.reads, namespace),
         jax_numpy_fallback(analysis, namespace),
     )
-    return _problem(program, output, label, namespace, wrt)
+    return _problem(program, output, label, namespace, wrt, data)
+
+
+def _check_data_names(data: Sequence[str], wrt: Sequence[str], namespace: dict[str, Any]) -> None:
+    for name in data:
+        if name not in namespace:
+            raise GradmagicError(
+                f"--data {name}: {name} is not defined in the notebook. Define it first "
+                f"(e.g. {name} = np.asarray(...), one row per example)."
+            )
+        if name in wrt:
+            raise GradmagicError(
+                f"--data {name} and --wrt {name}: {name} cannot be both data and a variable "
+                "to optimise; drop it from one of them."
+            )
 
 
 def _problem(
-    program: Any, output: str, label: str, namespace: dict[str, Any], wrt: Sequence[str]
+    program: Any,
+    output: str,
+    label: str,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    data: Sequence[str] = (),
 ) -> Problem:
     from gradmagic.program_cache import constants_key
 
-    candidates = floats_read(program.analysis.reads, namespace)
+    _check_data_names(data, wrt, namespace)
+    candidates = [n for n in floats_read(program.analysis.reads, namespace) if n not in data]
     if not wrt:
         if len(candidates) != 1:
             listed = ", ".join(candidates) if candidates else "none"
@@ -274,13 +311,13 @@ def _problem(
             )
     variables = tuple(wrt)
     frozen = dict(program.frozen)
-    for name in [*variables, *candidates]:
+    for name in [*variables, *candidates, *data]:
         frozen.setdefault(name, namespace[name])
     program.frozen = frozen
     dynamic = tuple(n for n in candidates if n not in variables) + tuple(
         n
         for n, v in frozen.items()
-        if is_floating(v) and n not in variables and n not in candidates
+        if is_floating(v) and n not in variables and n not in candidates and n not in data
     )
     cache_key = (
         "minimize",
@@ -288,7 +325,8 @@ def _problem(
         output,
         variables,
         dynamic,
-        constants_key(frozen),
+        tuple(data),
+        constants_key(frozen, skip=data),
     )
     start = tuple(namespace[name] for name in variables)
-    return Problem(program, output, label, variables, start, dynamic, cache_key)
+    return Problem(program, output, label, variables, start, dynamic, cache_key, data=tuple(data))
