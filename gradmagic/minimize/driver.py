@@ -115,7 +115,11 @@ def program_for(
     def build() -> ChunkProgram:
         inputs = aux
         if batching is not None:
-            inputs = {**aux, **jax.tree_util.tree_map(lambda x: x[: batching.size], data)}
+            size = batching.size  # checked on a minibatch's shapes (nothing computed)
+            batch = jax.tree_util.tree_map(
+                lambda x: jax.ShapeDtypeStruct((size, *x.shape[1:]), x.dtype), data
+            )
+            inputs = {**aux, **batch}
         loss_dtype, largest = check_objective(objective, params, inputs, names)
         record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
         fast = largest <= FAST_COMPILE_LIMIT
