@@ -19,6 +19,7 @@ MODULES = (
     "bench.panel_bench",
     "bench.animation_bench",
     "bench.hvp_bench",
+    "bench.memory_bench",
 )
 
 

@@ -199,6 +199,27 @@ def scipy_like(args: Any, variables: Iterable[str], namespace: dict) -> dict[str
     }
 
 
+def training(args: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """``--data`` names and the ``batch``/``epochs``/``seed`` settings of a ``%minimize``
+    line, checked against each other (``{}`` without data)."""
+    data = names(args.data, "--data")
+    given = [f"--{o}" for o in ("batch", "epochs", "seed") if getattr(args, o) is not None]
+    if not data and given:
+        raise GradmagicError(
+            f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} data: name the "
+            "arrays of examples with --data (e.g. --data X,y)."
+        )
+    if args.epochs is not None and args.steps is not None:
+        raise GradmagicError(
+            "--steps and --epochs both set the run's length; give one (--epochs counts "
+            "passes over the data)."
+        )
+    if not data:
+        return (), {}
+    seed = 0 if args.seed is None else args.seed
+    return data, {"batch": args.batch, "epochs": args.epochs, "seed": seed}
+
+
 def refuse(option: str, given: dict[str, Any]) -> None:
     """Raise when options that ``option`` does not honour were given (never ignore them)."""
     used = [f"--{name}" for name, value in given.items() if value]

@@ -409,8 +409,8 @@ def test_every_optimizer_traces(name):
     spec = resolve_optimizer(name)
     program = loop.build_program(bowl, spec, True, True, start, np.dtype(np.float32))
     fresh = program.fresh_carry(start, 0.1, 0.5, 1e-6)
-    bounds = np.array([8, 0], np.int32)
-    carry, rows = jax.eval_shape(program.chunk.fn, fresh, (), bounds)
+    bounds = np.array([8, 0, 1, 0, 1], np.int32)
+    carry, rows, _ = jax.eval_shape(program.chunk.fn, fresh, (), bounds)
     assert rows.shape == (loop.CHUNK + 1, 1 + 1 + 2) and rows.dtype == np.float32
     same = jax.tree_util.tree_map(
         lambda a, b: (a.shape, a.dtype) == (b.shape, b.dtype), carry, fresh

@@ -165,8 +165,9 @@ class PanelFigure:
         if scale == "log":
             # 0 and values far below the start sit on the floor, just above the axis
             shown = np.maximum(shown, low * 1.5)
-        self.curve.set_data(np.arange(len(history))[finite], shown)
-        reached = np.nonzero(finite & (history <= 0))[0] if scale == "log" else []
+        steps = np.asarray(result.recorded_steps)
+        self.curve.set_data(steps[finite], shown)
+        reached = steps[finite & (history <= 0)] if scale == "log" else []
         title = "loss curve"
         if result.diverged:
             title += f": diverged at step {result.diverged_at}"

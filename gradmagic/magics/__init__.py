@@ -232,7 +232,7 @@ class GradMagics(Magics):
         """
         __tracebackhide__ = True
         from gradmagic.minimize import animation, runs
-        from gradmagic.minimize import problem as problems
+        from gradmagic.minimize import problem_builder as problems
 
         if cell is None:
             objective, option_text = line_options.split_expression(line)
@@ -245,24 +245,29 @@ class GradMagics(Magics):
         save = animation.save_target(args.save)  # checked before anything runs
         namespace = self.shell.user_ns
         source = None if cell is None else self._transformed(cell)
+        data, training = line_options.training(args)
         problem = problems.problem_from_magic(
-            objective, source, source and self._filename(source), namespace, wrt, args.of
+            objective, source, source and self._filename(source), namespace, wrt, args.of, data
         )
         if start:
             problem = problem.starting_at(start)
-        settings = {"lr": args.lr, "steps": args.steps, "momentum": args.momentum, "tol": args.tol}
+        steps = 1000 if args.steps is None else args.steps
+        settings = {"lr": args.lr, "steps": steps, "momentum": args.momentum, "tol": args.tol}
         scipy_like = line_options.scipy_like(args, problem.names, namespace)
         if args.widgets:
             from gradmagic.lab.panel import OptimizerPanel
 
             line_options.refuse(
-                "--widgets", {**scipy_like, "animate": args.animate, "save": args.save}
+                "--widgets",
+                {**scipy_like, "animate": args.animate, "save": args.save, "data": data},
             )
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
             line_options.refuse("--compare", {"callback": scipy_like.pop("callback")})
-            result = runs.compare_optimizers(problem, optimizers, **settings, **scipy_like)
+            result = runs.compare_optimizers(
+                problem, optimizers, **settings, **scipy_like, **training
+            )
         else:
             result = runs.minimize_problem(
                 problem,
@@ -271,6 +276,7 @@ class GradMagics(Magics):
                 write_back=not (args.animate or save),  # an animation only shows the run
                 **settings,
                 **scipy_like,
+                **training,
             )
             result.show_path = args.plot
             if cell is not None:

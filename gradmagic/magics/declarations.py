@@ -109,7 +109,7 @@ def minimize_arguments(method: Callable) -> Callable:
                 help="sgd (default), momentum, nesterov, adam, adamw, adagrad, rmsprop, lbfgs, or any optax optimizer by name.",
             ),
             argument("--lr", type=float, default=0.01, help="Learning rate (default 0.01)."),
-            argument("--steps", type=int, default=1000, help="Number of steps (default 1000)."),
+            argument("--steps", type=int, help="Number of steps (default 1000)."),
             argument(
                 "--momentum",
                 type=float,
@@ -117,6 +117,29 @@ def minimize_arguments(method: Callable) -> Callable:
             ),
             argument(
                 "--tol", type=float, help="Stop once the gradient norm is below this (lbfgs: 1e-5)."
+            ),
+            argument(
+                "--data",
+                metavar="NAMES",
+                help="Arrays of examples (shared leading axis), comma-separated: the objective sees them minibatch by minibatch.",
+            ),
+            argument(
+                "--batch",
+                type=int,
+                metavar="B",
+                help="Examples per minibatch (default: all); a last partial batch is dropped.",
+            ),
+            argument(
+                "--epochs",
+                type=int,
+                metavar="N",
+                help="Passes over the data (instead of --steps).",
+            ),
+            argument(
+                "--seed",
+                type=int,
+                metavar="S",
+                help="Seed of each epoch's shuffle (default 0): the same seed, the same run.",
             ),
             argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5."),
             argument(

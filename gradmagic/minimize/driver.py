@@ -4,16 +4,20 @@
 finds (or builds and checks) the compiled chunk program in the cache, and calls it chunk
 after chunk.  Python only runs between chunks: it reports progress, notices Ctrl-C, and
 stops early.  Chunks are sized from measured step time (about :data:`CHUNK_SECONDS` each)
-so progress and interrupts stay responsive for slow objectives.  Results are fetched from
-the device once, at the end (plus one tiny status read per chunk).
+so progress and interrupts stay responsive for slow objectives.
+
+Memory does not grow with ``steps``: at most about ``RECORD_LIMIT`` rows are recorded
+(:mod:`~gradmagic.minimize.record`)
+(every ``stride``-th step, the first and the last always), and each chunk's rows come to
+the host as the run goes (one small transfer per chunk, with its status), into a host
+array sized for the whole run up front; nothing accumulates on the device.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -22,6 +26,7 @@ import numpy as np
 from gradmagic.errors import GradmagicError
 from gradmagic.minimize import nonfinite_gradient
 from gradmagic.minimize.bounds import Interval, box_arrays, check_start_inside
+from gradmagic.minimize.intermediate import Reporter
 from gradmagic.minimize.loop import (
     CHUNK,
     FAST_COMPILE_LIMIT,
@@ -30,8 +35,11 @@ from gradmagic.minimize.loop import (
     ChunkProgram,
     build_program,
 )
-from gradmagic.minimize.optimize_result import OptimizeResult, by_name
+from gradmagic.minimize.minibatch import Batching, check_batching, check_data
+from gradmagic.minimize.optimization_run import OptimizationRun
+from gradmagic.minimize.optimize_result import OptimizeResult
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
+from gradmagic.minimize.record import Records, unpack_path
 from gradmagic.minimize.schedules import SCHEDULES, schedule_index
 from gradmagic.minimize.validation import (
     as_variables,
@@ -48,43 +56,6 @@ PROGRAMS = ProgramCache()  # compiled chunk programs, by problem, shapes and opt
 LINE_SEARCH_TOL = 1e-5  # L-BFGS stops below this gradient norm by default (SciPy's gtol)
 
 
-@dataclass(frozen=True, eq=False)
-class OptimizationRun:
-    """Everything one :func:`minimize` call found, all on the host (numpy / Python floats).
-
-    ``history[k]`` is the objective after ``k`` steps (``history[0]`` at the start) and
-    ``path[i][k]`` the ``i``-th variable then.  When the run diverged, ``values`` (and
-    ``loss``/``grad_norm``) are the *starting* ones, while ``history``/``path`` end with the
-    non-finite step so a plot shows what happened.  When interrupted, ``values`` are those
-    after the last finished step; the caller decides whether to keep them.
-    """
-
-    values: tuple
-    loss: float
-    grad_norm: float
-    jac: tuple  # the gradient at `values`, shaped like each variable
-    nfev: int  # objective (and gradient) evaluations, see gradmagic.minimize.optimize_result
-    steps: int
-    requested_steps: int
-    converged: bool
-    diverged_at: int | None
-    interrupted: bool
-    history: np.ndarray
-    path: tuple
-    optimizer: str
-    lr: float
-    momentum: float | None
-    tol: float | None
-    default_tol: bool = False  # tol is L-BFGS's default (LINE_SEARCH_TOL), not the user's
-    schedule: str | None = None
-    lr_history: np.ndarray | None = None  # lr of each step (``lr_history[k-1]``: step k)
-    bounds: tuple | None = None  # one Interval (or None) per variable
-    stalled: bool = False  # L-BFGS converged by SciPy's ftol: the objective stopped decreasing
-    stopped_by_callback: bool = False
-    # stopped because the gradient was NaN/∞ where the objective was finite (not a divergence)
-    nonfinite_gradient: nonfinite_gradient.NonFiniteGradient | None = None
-
-
 def program_for(
     objective: Callable,
     spec: OptimizerSpec,
@@ -95,19 +66,31 @@ def program_for(
     names: Sequence[str] | None,
     bounded: bool = False,
     scheduled: bool = False,
+    data: Any = (),
+    batching: Batching | None = None,
 ) -> ChunkProgram:
-    """Return the cached program, validating the objective and building it on a miss."""
+    """Return the cached program, validating the objective and building it on a miss (on
+    a minibatch's shapes, with data)."""
 
     def build() -> ChunkProgram:
-        loss_dtype, largest = check_objective(objective, params, aux, names)
+        inputs = aux
+        if batching is not None:
+            size = batching.size  # checked on a minibatch's shapes (nothing computed)
+            batch = jax.tree_util.tree_map(
+                lambda x: jax.ShapeDtypeStruct((size, *x.shape[1:]), x.dtype), data
+            )
+            inputs = {**aux, **batch}
+        loss_dtype, largest = check_objective(objective, params, inputs, names)
         record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
         fast = largest <= FAST_COMPILE_LIMIT
         return build_program(
-            objective, spec, has_tol, record_path, params, loss_dtype, fast, bounded, scheduled
-        )
+            objective, spec, has_tol, record_path, params, loss_dtype, fast, bounded, scheduled,
+            batching,
+        )  # fmt: skip
 
     identity = objective if cache_key is None else cache_key
-    key = (identity, arguments_key(params, aux), spec.name, has_tol, bounded, scheduled)
+    shapes = arguments_key(params, aux, data)
+    key = (identity, shapes, spec.name, has_tol, bounded, scheduled, batching)
     return PROGRAMS.get_or_build(key, build)
 
 
@@ -130,6 +113,10 @@ def minimize(
     bounds: Sequence[Interval | None] | None = None,
     schedule: str | None = None,
     callback: Callable[[OptimizeResult], Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    batch: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
 ) -> OptimizationRun:
     """Minimise ``objective(params, aux)`` over ``params`` starting from ``initial``.
 
@@ -154,12 +141,19 @@ def minimize(
     projects every step into the box; the start must lie inside it.  ``schedule`` (one of
     :data:`~gradmagic.minimize.schedules.SCHEDULES`) scales ``lr`` (the peak) step by step.
     ``callback(result_so_far)`` runs after every chunk that took steps (see
-    :func:`intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
+    :func:`~gradmagic.minimize.intermediate.intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
     then about every :data:`CHUNK_SECONDS` of running and at most every :data:`CHUNK` steps,
     and once at the end.  Raising ``StopIteration`` there ends the run cleanly
     (``stopped_by_callback``; the values it saw are kept), any other exception propagates.  The starting values must give a
     finite objective; a step that makes the objective or a variable non-finite stops the
     run (``diverged_at``) and the starting values are returned.
+
+    ``data`` (name → array, or pytree of arrays, sharing a leading axis of examples; ``aux``
+    is then a dict) trains on minibatches of ``batch`` examples (None: all of them), drawn
+    in a fresh permutation each epoch from ``seed`` (see :mod:`~gradmagic.minimize.minibatch`):
+    the objective sees ``aux`` updated with the step's minibatch under the same names.
+    ``epochs`` (passes over the data) replaces ``steps``.  The run then also records the
+    objective on all the data after each epoch (``epoch_loss``).
     """
     spec = resolve_optimizer(optimizer)
     lr, steps, momentum, tol = check_settings(spec, lr, steps, momentum, tol)
@@ -171,6 +165,14 @@ def minimize(
             f"--schedule sets the learning rate, which {spec.name} does not use (its line "
             "search picks every step); drop --schedule or pick e.g. --optimizer sgd."
         )
+    batching = None
+    if data is not None:
+        data, examples = check_data(data)
+        batching = check_batching(batch, examples, epochs, seed, spec.line_search)
+        if epochs is not None:
+            steps = check_settings(spec, lr, epochs * batching.per_epoch, momentum, None)[1]
+    elif batch is not None or epochs is not None:
+        raise GradmagicError("--batch and --epochs need data: name it with --data X,y.")
     params = as_variables(initial, names)
     box = ()
     if bounds is not None and any(b is not None for b in bounds):
@@ -178,8 +180,9 @@ def minimize(
         labels = [variable_label(names, i, len(params)) for i in range(len(params))]
         check_start_inside(box, params, labels, bounds)
     program = program_for(
-        objective, spec, params, aux, tol is not None, cache_key, names, bool(box), kind is not None
-    )
+        objective, spec, params, aux, tol is not None, cache_key, names, bool(box),
+        kind is not None, data or (), batching,
+    )  # fmt: skip
 
     def fresh(count: int) -> _Progress:
         carry = program.fresh_carry(
@@ -191,33 +194,46 @@ def minimize(
             count,
             box,
             FTOL if default_tol else -math.inf,  # an explicit tol alone decides
+            seed,
         )
-        return _Progress(carry, (0,) * 8, ())
+        return _Progress(carry, (0,) * 8, (0, 0), (None, None))
 
-    first = next_chunk(program, fresh(steps), aux, steps)
+    record = Records(steps, program.width, program.row_dtype, batching)
+    inputs = (aux, data or ())
+    first = next_chunk(program, fresh(steps), inputs, steps, record)
     start = first.status[5:]  # the first chunk evaluated the start
     if not math.isfinite(start[0]):
         raise GradmagicError(
             f"The objective is {start[0]} at the starting values; start where it is finite."
         )
     labels = list(names) if names else [f"x{i}" for i in range(len(params))]
-    report = None if callback is None else _Reporter(callback, labels)
-    carry, status, outputs, stop = _run_chunks(program, first, aux, steps, on_progress, report)
-    final, chunks, initial_values, grad = jax.device_get(
-        (carry.params, [out for _, out in outputs], params, carry.grad)
-    )  # the one bulk transfer
-    rows = np.concatenate([c[:n] for (n, _), c in zip(outputs, chunks, strict=True)])
+    report = None if callback is None else Reporter(callback, labels)
+    done, stop = _run_chunks(program, first, inputs, steps, on_progress, report, record)
+    carry, status = done.carry, done.status
+    final, initial_values, grad = jax.device_get((carry.params, params, carry.grad))
+    rows, recorded_steps = record.steps.rows_and_steps(done.recorded[0], done.tail[0], status[0])
+    epoch_loss = recorded_epochs = None
+    if batching is not None:
+        finished = status[0] // batching.per_epoch
+        ends, recorded_epochs = record.epochs.rows_and_steps(
+            done.recorded[1], done.tail[1], finished
+        )
+        epoch_loss = ends[:, 0].astype(program.loss_dtype, copy=False)
     history = rows[:, 0].astype(program.loss_dtype, copy=False)
-    path = _unpack_path(rows, initial_values, 1 + program.scheduled) if program.record_path else ()
+    path = unpack_path(rows, initial_values, 1 + program.scheduled) if program.record_path else ()
     step, loss, gnorm, done, diverged = status[:5]
     restore = diverged >= 0 or step == 0  # never hand back non-finite values
     trap = None
     if diverged >= 0:  # the carry's gradient is at the non-finite point: take the start's
-        grad = jax.device_get(jax.grad(lambda p: objective(p, aux))(params))
+        everything = {**aux, **data} if data else aux
+        grad = jax.device_get(jax.grad(lambda p: objective(p, everything))(params))
         last = diverged - 1  # the last finite point: was its gradient already non-finite?
-        point = (params, grad) if last == 0 else _replay(program, fresh(last), aux, last)
+        if last == 0:
+            point = (start[0], params, grad)
+        else:
+            point = _replay(program, fresh(last), inputs, last, batching)
         if point is not None:
-            trap = nonfinite_gradient.found_at(last, history[last], *point, labels)
+            trap = nonfinite_gradient.found_at(last, *point, labels)
     return OptimizationRun(
         values=_host_values(initial, initial_values if restore else final, exact=restore),
         loss=start[0] if restore else loss,
@@ -242,23 +258,30 @@ def minimize(
         bounds=tuple(bounds) if box else None,
         stopped_by_callback=stop == "callback",
         nonfinite_gradient=trap,
+        recorded_steps=recorded_steps,
+        batching=batching,
+        seed=None if batching is None else seed,
+        epoch_loss=epoch_loss,
+        recorded_epochs=recorded_epochs,
     )
 
 
-def _replay(program: ChunkProgram, fresh: _Progress, aux: Any, steps: int) -> tuple | None:
-    """``(values, gradient)`` after ``steps`` steps, by running the same program from the
-    same start again (no progress, no callback); None if interrupted."""
-    carry, _, _, stop = _run_chunks(
-        program, next_chunk(program, fresh, aux, steps), aux, steps, None
-    )
-    return None if stop else jax.device_get((carry.params, carry.grad))
+def _replay(
+    program: ChunkProgram, fresh: _Progress, inputs: tuple, steps: int, batching: Any
+) -> tuple | None:
+    """``(objective, values, gradient)`` after ``steps`` steps, by running the same program
+    from the same start again (no progress, no callback); None if interrupted."""
+    record = Records(steps, program.width, program.row_dtype, batching)
+    first = next_chunk(program, fresh, inputs, steps, record)
+    done, stop = _run_chunks(program, first, inputs, steps, None, None, record)
+    if stop:
+        return None
+    return (done.status[1], *jax.device_get((done.carry.params, done.carry.grad)))
 
 
-def _status(carry: Carry) -> _Status:
-    """The few scalars Python needs between chunks (two small transfers)."""
-    (step, diverged, done, nfev), (loss, gnorm, start_loss, start_gnorm) = jax.device_get(
-        (carry.counts, carry.values)
-    )
+def _status(counts: np.ndarray, values: np.ndarray) -> _Status:
+    """The few scalars Python needs between chunks, as Python numbers."""
+    (step, diverged, done, nfev), (loss, gnorm, start_loss, start_gnorm) = counts, values
     return (
         int(step), float(loss), float(gnorm), int(done), int(diverged),
         float(start_loss), float(start_gnorm), int(nfev),
@@ -271,21 +294,27 @@ def _finished(status: _Status, steps: int) -> bool:
 
 
 class _Progress(NamedTuple):
-    """Everything finished so far; replaced as a whole so Ctrl-C never sees half an update."""
+    """Everything finished so far; replaced as a whole so Ctrl-C never sees half an update.
+
+    ``recorded`` rows of each of the :class:`Records` (steps, epochs) are final (0: nothing ran
+    yet); ``tail`` holds each one's last row when its count is not a multiple of the stride.
+    """
 
     carry: Carry
     status: _Status
-    outputs: tuple  # linked list: (earlier, (rows_recorded, rows)) or ()
+    recorded: tuple[int, int]
+    tail: tuple[np.ndarray | None, np.ndarray | None]
 
 
 def _run_chunks(
     program: ChunkProgram,
     first: _Progress,
-    aux: Any,
+    inputs: tuple,
     steps: int,
     on_progress: Callable[[int, float], None] | None,
-    report: _Reporter | None = None,
-) -> tuple[Carry, _Status, list, str | None]:
+    report: Reporter | None,
+    record: Records,
+) -> tuple[_Progress, str | None]:
     """Run chunks after the ``first`` until done, diverged, out of steps or interrupted.
 
     Chunk sizes follow the measured time per step so each takes about :data:`CHUNK_SECONDS`
@@ -293,9 +322,8 @@ def _run_chunks(
     the program so the next run starts with full-size chunks.  On Ctrl-C (during a chunk or
     raised by ``on_progress``) the chunk in flight is dropped and the last finished state is
     returned.  ``report`` (the user's callback) runs after each chunk that took steps; its
-    ``StopIteration`` keeps the state it saw.  Returns the final carry, its status,
-    ``[(rows_recorded, rows)]`` per chunk and why it stopped early (``"interrupted"``,
-    ``"callback"`` or None).
+    ``StopIteration`` keeps the state it saw.  Returns the last finished progress and why
+    it stopped early (``"interrupted"``, ``"callback"`` or None).
     """
     done = first
     stop = None
@@ -307,81 +335,40 @@ def _run_chunks(
                 report(done.carry, done.status)  # steps taken, none non-finite
             if _finished(done.status, steps):
                 break
-            done = next_chunk(program, done, aux, steps)
+            done = next_chunk(program, done, inputs, steps, record)
     except KeyboardInterrupt:
         stop = "interrupted"
     except StopIteration:
         stop = "callback"
-    outputs, node = [], done.outputs
-    while node:
-        node, item = node
-        outputs.append(item)
-    return done.carry, done.status, outputs[::-1], stop
+    return done, stop
 
 
-class _Reporter:
-    """Calls the user's callback with the result so far (one small transfer per chunk)."""
-
-    def __init__(self, callback: Callable[[OptimizeResult], Any], names: Sequence[str]) -> None:
-        self.callback = callback
-        self.names = names
-
-    def __call__(self, carry: Carry, status: _Status) -> None:
-        __tracebackhide__ = True
-        self.callback(intermediate_result(self.names, carry, status))
-
-
-def intermediate_result(names: Sequence[str], carry: Carry, status: _Status) -> OptimizeResult:
-    """The result so far, as SciPy passes ``intermediate_result`` to a callback: ``x``,
-    ``fun``, ``jac``, ``nit``, ``nfev`` and the gradient norm ``grad_norm``."""
-    params, grad = jax.device_get((carry.params, carry.grad))
-    return OptimizeResult(
-        x=by_name(names, [np.asarray(p) for p in params]),
-        fun=status[1],
-        jac=by_name(names, [np.asarray(g) for g in grad]),
-        nit=status[0],
-        nfev=status[7],
-        grad_norm=status[2],
-    )
-
-
-def next_chunk(program: ChunkProgram, done: _Progress, aux: Any, steps: int) -> _Progress:
-    """Run one chunk, wait for its status, and time it to size the next one.
-
-    A program's first chunk is not timed: it includes tracing and compiling.
+def next_chunk(
+    program: ChunkProgram, done: _Progress, inputs: tuple, steps: int, record: Records
+) -> _Progress:
+    """Run one chunk, fetch its status and recorded rows (one transfer), and time it to size
+    the next one.  A program's first chunk is not timed: it includes tracing and compiling.
     """
-    fresh = not done.outputs  # the first chunk of a run also records the start
     step = done.status[0]
-    end = min(steps, step + _chunk_limit(program.seconds_per_step))
-    bounds = np.array([end, step + (not fresh)], np.int32)
+    end = min(steps, step + _chunk_limit(program.seconds_per_step, record.limit))
+    bounds = record.bounds(end, done.recorded)
     timed = program.chunk_calls > 0
     program.chunk_calls += 1
     started = time.perf_counter()
-    carry, rows = program.chunk(done.carry, aux, bounds)
-    status = _status(carry)
-    ran = status[0] - step
+    carry, rows, ends = program.chunk(done.carry, inputs[0], bounds, inputs[1])
+    counts, values, rows, ends = jax.device_get((carry.counts, carry.values, rows, ends))
+    status = _status(counts, values)
     if timed:
-        program.seconds_per_step = (time.perf_counter() - started) / max(ran, 1)
-    return _Progress(carry, status, (done.outputs, (ran + fresh, rows)))
+        program.seconds_per_step = (time.perf_counter() - started) / max(status[0] - step, 1)
+    return _Progress(carry, status, *record.store(done.recorded, status[0], rows, ends))
 
 
-def _chunk_limit(seconds_per_step: float | None) -> int:
-    """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth."""
+def _chunk_limit(seconds_per_step: float | None, limit: int = CHUNK) -> int:
+    """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth,
+    at most ``limit`` (what the chunk's record buffers hold at the run's strides)."""
     if seconds_per_step is None:
         return FIRST_CHUNK
-    return max(1, min(CHUNK, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
-
-
-def _unpack_path(rows: np.ndarray, start: tuple, column: int = 1) -> tuple:
-    """Per variable: its columns of the recorded rows (from ``column``), shape
-    ``(steps+1, *shape)``."""
-    path = []
-    for value in start:
-        size = math.prod(np.shape(value))
-        part = rows[:, column : column + size].reshape((-1, *np.shape(value)))
-        path.append(part.astype(np.asarray(value).dtype, copy=False))
-        column += size
-    return tuple(path)
+    return max(1, min(limit, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
 
 
 def _host_values(initial: Sequence[Any], values: tuple, exact: bool) -> tuple:

@@ -29,6 +29,8 @@ import numpy as np
 import optax
 from jax import lax
 
+from gradmagic.minimize import minibatch
+from gradmagic.minimize.minibatch import Batching
 from gradmagic.minimize.optimizers import OptimizerSpec, make_optimizer
 from gradmagic.minimize.schedules import multiplier, with_learning_rate
 
@@ -63,6 +65,7 @@ class Carry(NamedTuple):
     #                    (1: gradient norm below tol, 2: objective stalled), evaluations]
     settings: jax.Array  # [tol, lr, momentum, schedule, steps, ftol]: never changed by it
     box: tuple = ()  # (lower, upper), each shaped like `params`; () when unbounded
+    batches: tuple = ()  # (epoch's permutation, seed, latest epoch loss); () without data
 
 
 def _scalar(vector: jax.Array, i: int) -> jax.Array:
@@ -142,6 +145,8 @@ class ChunkProgram:
         self.seconds_per_step: float | None = None
         self.chunk_calls = 0
         self.scheduled = False  # rows hold each step's learning rate in column 1
+        self.width = 1  # numbers per recorded row
+        self.row_dtype = np.dtype(np.float32)
 
     def fresh_carry(
         self,
@@ -153,11 +158,16 @@ class ChunkProgram:
         steps: int = 1,
         box: tuple = (),
         ftol: float = -math.inf,
+        seed: int = 0,
     ) -> Carry:
         """The first chunk's carry: a run's starting values, settings and box (``ftol``:
-        line searches stop when the objective stalls; ``-inf`` never)."""
+        line searches stop when the objective stalls; ``-inf`` never) and, with data, the
+        minibatch ``seed``."""
         settings = np.array([tol, lr, momentum, schedule, steps, ftol], self.blank.settings.dtype)
-        return self.blank._replace(params=params, settings=settings, box=box)
+        batches = self.blank.batches
+        if batches:
+            batches = (batches[0], np.uint32(seed), batches[2])
+        return self.blank._replace(params=params, settings=settings, box=box, batches=batches)
 
 
 def build_program(
@@ -170,20 +180,30 @@ def build_program(
     fast_compile: bool = False,
     bounded: bool = False,
     scheduled: bool = False,
+    batching: Batching | None = None,
 ) -> ChunkProgram:
     """Create (not yet compile) the chunk program for one objective/optimizer pair.
 
     ``chunk(carry, aux, bounds)`` runs a ``lax.while_loop`` that steps until ``bounds[0]``
     steps are done in all, the gradient norm is below tol or a step goes non-finite (Python
-    keeps ``bounds[0]`` within :data:`CHUNK` steps of the start).  Given a fresh carry, its
-    first iteration creates the optimiser state (lr and momentum traced, from the carry) and
-    evaluates the objective at the start, without stepping.  Each iteration records a row
-    ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) into a
-    ``(CHUNK + 1, width)`` buffer at row ``step - bounds[1]``; it returns
+    keeps ``bounds[0]`` within ``CHUNK * bounds[2]`` steps of the start).  Given a fresh
+    carry, its first iteration creates the optimiser state (lr and momentum traced, from the
+    carry) and evaluates the objective at the start, without stepping.  Rows
+    ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) are recorded
+    for every ``bounds[2]``-th step only (the stride, a traced value: a long run keeps a
+    bounded record and any ``steps`` reuses the program) into a ``(CHUNK + 1, width)``
+    buffer: step ``k`` writes row ``ceil(k / stride) - bounds[1]`` (see :func:`_slot`), so
+    row ``m - bounds[1]`` ends up holding step ``m * stride``, and the row after the last
+    full one holds the chunk's last step when that is not a multiple.  It returns
     ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
     ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  ``bounded`` projects every
     step onto the carry's box; ``scheduled`` sets each step's learning rate from the
-    carry's schedule and records it in the rows' second column.  ``counts[3]`` counts
+    carry's schedule and records it in the rows' second column.  With ``batching`` the
+    program is ``chunk(carry, aux, bounds, data)``: the objective sees ``aux`` updated with
+    the step's minibatch of ``data`` (see :mod:`~gradmagic.minimize.minibatch`), and each
+    epoch's end evaluates it on all of ``data``; those epoch losses are recorded into a
+    third output, ``(CHUNK + 1,)``, every ``bounds[4]``-th epoch as the rows are (epoch
+    ``e`` writes entry ``ceil(e / bounds[4]) - 1 - bounds[3]``).  ``counts[3]`` counts
     objective evaluations: the start, one per step, and L-BFGS's line-search trials.  The loop's own arithmetic is
     written with ``lax`` (``jax.numpy`` costs more to trace).
     """
@@ -202,7 +222,8 @@ def build_program(
     def new_state(params: tuple, hyper: jax.Array) -> Any:
         return make_optimizer(spec, _scalar(hyper, 0), _scalar(hyper, 1)).init(params)
 
-    def chunk(carry: Carry, aux: Any, bounds: jax.Array) -> tuple:
+    def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
+        full = {**aux, **data} if batching else aux  # the objective on all the data
         hyper = lax.slice_in_dim(carry.settings, 1, 3)
         start_state = _cast_like(new_state(carry.params, hyper), carry.opt_state)
 
@@ -212,7 +233,7 @@ def build_program(
             return lax.bitwise_and(going, lax.lt(diverged, zero))
 
         def body(loop: tuple) -> tuple:
-            c, rows = loop
+            c, rows, epochs = loop
             step, diverged, done, evals = (_scalar(c.counts, i) for i in range(4))
             fresh = lax.lt(step, zero)
             # The fresh iteration's update is discarded; an infinite value makes a line search
@@ -222,7 +243,7 @@ def build_program(
             grad = _free(c.grad, c.params, c.box) if bounded else c.grad
             if spec.line_search:  # with bounds, it searches along the projected path
                 box = c.box if bounded else None
-                extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), aux))
+                extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), full))
             state = c.opt_state
             if scheduled:
                 lr = lax.mul(
@@ -237,9 +258,29 @@ def build_program(
             moved = _cast_like(moved, c.params)
             params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
             state = _select(fresh, start_state, _cast_like(state, c.opt_state))
-            loss, grad = value_and_grad(params, state, aux)
+            batches, inputs = c.batches, aux
+            if batching:  # the objective at the new params on the next step's minibatch
+                order, seed, epoch_loss = batches
+                index = lax.add(step, np.int32(1))
+                order = minibatch.epoch_order(batching, order, seed, index)
+                inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
+            loss, grad = value_and_grad(params, state, inputs)
             grad = _cast_like(grad, c.grad)
             loss = lax.convert_element_type(loss, dtype)
+            if batching:
+                if batching.full:
+                    epoch_loss = loss
+                else:
+                    epoch_loss = lax.cond(
+                        minibatch.epoch_ends(batching, index),
+                        lambda: lax.convert_element_type(objective(params, full), dtype),
+                        lambda: epoch_loss,
+                    )
+                batches = (order, seed, epoch_loss)
+                done_epochs = lax.div(index, np.int32(batching.per_epoch))
+                entry = lax.sub(_slot(done_epochs, _scalar(bounds, 4)), np.int32(1))
+                entry = lax.max(lax.sub(entry, _scalar(bounds, 3)), zero)
+                epochs = lax.dynamic_update_slice(epochs, lax.broadcast(epoch_loss, (1,)), (entry,))
             free = _free(grad, params, c.box) if bounded else grad
             now = _vector(loss, _global_norm(free, dtype))
             trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
@@ -268,18 +309,20 @@ def build_program(
             rows = lax.dynamic_update_slice(
                 rows,
                 lax.broadcast(lax.concatenate(row, 0), (1,)),
-                (lax.sub(step, _scalar(bounds, 1)), zero),
+                (lax.sub(_slot(step, _scalar(bounds, 2)), _scalar(bounds, 1)), zero),
                 allow_negative_indices=False,
             )
             counts = _vector(step, diverged, done, evals)
             values = lax.concatenate([now, start], 0)
-            return Carry(params, state, grad, values, counts, c.settings, c.box), rows
+            carry = Carry(params, state, grad, values, counts, c.settings, c.box, batches)
+            return carry, rows, epochs
 
         width = (
             1 + scheduled + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
         )
         rows = lax.full((CHUNK + 1, width), 0, dtype)
-        return lax.while_loop(running, body, (carry, rows))
+        epochs = lax.full((CHUNK + 1 if batching else 0,), 0, dtype)
+        return lax.while_loop(running, body, (carry, rows, epochs))
 
     state = jax.eval_shape(new_state, params, jax.ShapeDtypeStruct((2,), dtype))
     zeros = tuple(np.zeros(p.shape, p.dtype) for p in params)
@@ -291,11 +334,24 @@ def build_program(
         counts=np.array([-1, -1, 0, 0], np.int32),  # fresh, not diverged, not done, 0 evals
         settings=np.zeros(6, dtype),
         box=(zeros, zeros) if bounded else (),
+        batches=minibatch.fresh_state(batching, 0, dtype) if batching else (),
     )
     options = COMPILER_OPTIONS if fast_compile else None
     program = ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
     program.scheduled = scheduled
+    program.width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+    program.row_dtype = np.dtype(dtype)
     return program
+
+
+def _slot(count: jax.Array, stride: jax.Array) -> jax.Array:
+    """``ceil(count / stride)``, written without overflow: the record slot of a step (or an
+    epoch).  Every count ``(m-1)*stride < count <= m*stride`` writes slot ``m``, so the
+    last write, the one kept, is ``m*stride``'s; a run that stops between two multiples
+    leaves its own last count in the next slot."""
+    one = np.int32(1)
+    later = lax.add(lax.div(lax.sub(count, one), stride), one)
+    return lax.select(lax.gt(count, np.int32(0)), later, np.int32(0))
 
 
 def project(params: tuple, box: tuple | None) -> tuple:

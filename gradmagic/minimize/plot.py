@@ -53,9 +53,26 @@ def _loss_curves(curves: Any, results: list[Any]) -> list[Any]:
     )
     floor = max(positive.min(), 1e-12 * positive.max()) / 10 if logarithmic else None
     lines = []
-    for result, history in zip(results, histories, strict=True):
+    for k, (result, history) in enumerate(zip(results, histories, strict=True)):
         shown = history if floor is None else np.maximum(history, floor)
-        lines += curves.plot(np.arange(len(history)), shown, label=result.optimizer)
+        label = result.optimizer
+        ends = getattr(result, "epoch_loss", None)
+        minibatched = ends is not None and len(ends) > 0 and not result.run.batching.full
+        if minibatched:
+            label += " (minibatch)"
+            at = np.asarray(result.recorded_epochs) * result.run.batching.per_epoch
+            ends = np.asarray(ends, dtype=float)
+            ends = ends if floor is None else np.maximum(ends, floor)
+            markers = "o-" if len(ends) <= 50 else "-"
+            epoch_label = f"{result.optimizer}: epoch loss (all data)"
+            curves.plot(at, ends, markers, color=f"C{k}", ms=4, lw=1.5, label=epoch_label, zorder=3)
+        lines += curves.plot(
+            _steps(result),
+            shown,
+            color=f"C{k}",
+            alpha=0.5 if minibatched else 1.0,
+            label=label,
+        )
     if logarithmic:
         curves.set_yscale("log")
         curves.yaxis.set_major_locator(LogLocator(numticks=6))
@@ -92,8 +109,8 @@ def draw_minimization(
         curves.set_title(f"loss curve: {title}", color="#b00")
     else:
         curves.set_title("loss curve")
-    if len(results) > 1:
-        curves.legend()
+    if len(results) > 1 or any(getattr(r, "epoch_loss", None) is not None for r in results):
+        curves.legend(fontsize=8)
     if not show_path:
         return artists
     axes = figure.add_subplot(grid[:, 1]) if scheduled else figure.add_subplot(1, 2, 2)
@@ -173,9 +190,15 @@ def _draw_learning_rates(axes: Any, results: list[Any]) -> None:
     """The learning rate of each step (``--schedule``): step k's lr at x = k."""
     for result in results:
         rates = np.asarray(result.lr_history, dtype=float)
-        axes.plot(np.arange(1, len(rates) + 1), rates, label=result.optimizer)
+        axes.plot(_steps(result)[1:], rates, label=result.optimizer)
     axes.set_xlabel("step")
     axes.set_ylabel("lr")
+
+
+def _steps(result: Any) -> np.ndarray:
+    """The step number of each recorded point (a long run records every n-th step)."""
+    steps = getattr(result, "recorded_steps", None)
+    return np.arange(len(result.history)) if steps is None else np.asarray(steps)
 
 
 def _draw_box(axes: Any, box: tuple) -> None:

@@ -46,6 +46,16 @@ def magic_line(
     return " ".join(parts)
 
 
+def _last(values: Any) -> str:
+    return render.number(values[-1]) if values is not None and len(values) else "—"
+
+
+def _ordinal(n: int) -> str:
+    """``3 000th``, ``2nd``, ``21st``, ``12th``."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
 class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     """One run: ``values``, ``loss``, ``steps``, ``converged``, ``history``, ``path``,
     ``optimizer``, ``lr`` (and ``momentum``, ``tol``, ``grad_norm``, ``diverged_at``,
@@ -76,7 +86,10 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     loss = property(lambda self: self.run.loss, doc="Final objective.")
     steps = property(lambda self: self.run.steps, doc="Steps run.")
     converged = property(lambda self: self.run.converged, doc="Gradient norm fell below --tol.")
-    history = property(lambda self: self.run.history, doc="Objective per step (index 0: start).")
+    history = property(
+        lambda self: self.run.history,
+        doc="Objective at each recorded step (index 0: start; see recorded_steps).",
+    )
     optimizer = property(lambda self: self.run.optimizer)
     lr = property(lambda self: self.run.lr)
     momentum = property(lambda self: self.run.momentum)
@@ -95,6 +108,69 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
     nfev = property(lambda self: self.run.nfev, doc="Objective (and gradient) evaluations.")
     njev = property(lambda self: self.run.nfev, doc="Gradient evaluations (with each value).")
     success = property(lambda self: self.status == scipy_shape.CONVERGED)
+
+    @property
+    def recorded_steps(self) -> Any:
+        """The step of each ``history``/``path`` entry: every step, or every ``stride``-th
+        on a long run (about 10 000 points at most), the first and the last always."""
+        import numpy as np
+
+        steps = self.run.recorded_steps
+        return np.arange(len(self.run.history)) if steps is None else steps
+
+    epoch_loss = property(
+        lambda self: self.run.epoch_loss,
+        doc="With --data: the objective on all the data after each recorded epoch.",
+    )
+    recorded_epochs = property(
+        lambda self: self.run.recorded_epochs, doc="The epoch (1, 2, …) of each epoch_loss."
+    )
+    seed = property(lambda self: self.run.seed, doc="With --data: the shuffles' seed.")
+
+    @property
+    def epochs(self) -> int | None:
+        """With --data: the epochs completed (passes over the data), else None."""
+        batching = self.run.batching
+        return None if batching is None else self.run.steps // batching.per_epoch
+
+    @property
+    def batch_size(self) -> int | None:
+        return None if self.run.batching is None else self.run.batching.size
+
+    def data_note(self) -> str | None:
+        """Epochs, batches and the examples the last partial batch leaves out."""
+        batching = self.run.batching
+        if batching is None:
+            return None
+        requested = self.run.requested_steps // batching.per_epoch
+        each = "full batch" if batching.full else f"batch {batching.size}"
+        text = (
+            f"epochs: {self.epochs} of {requested} ({each}, {batching.per_epoch} "
+            f"{'batch' if batching.per_epoch == 1 else 'batches'} per epoch, "
+            f"seed {self.run.seed}); "
+        )
+        if batching.dropped:
+            text += (
+                f"the last partial batch leaves out {batching.dropped} of the "
+                f"{batching.examples} examples each epoch"
+            )
+        else:
+            text += f"every epoch uses all {batching.examples} examples"
+        if self.epoch_loss is not None and len(self.epoch_loss):
+            text += (
+                f"; objective on all the data after epoch {int(self.recorded_epochs[-1])}: "
+                f"{render.number(self.epoch_loss[-1])}"
+            )
+        return text + "."
+
+    def record_note(self) -> str | None:
+        """``recorded every 3 000th step (10 001 points)`` when the record was decimated."""
+        steps = self.recorded_steps
+        stride = int(steps[1] - steps[0]) if len(steps) > 2 else 1
+        if stride <= 1:
+            return None
+        text = f"recorded every {_ordinal(stride)} step ({len(steps):,} points)"
+        return text.replace(",", " ")
 
     @property
     def status(self) -> scipy_shape.Status:
@@ -179,7 +255,7 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
 
         history = np.asarray(self.run.history)
         changed = np.nonzero(history != history[-1])[0]
-        settled = int(changed[-1]) + 1 if changed.size else 0
+        settled = int(self.recorded_steps[changed[-1] + 1]) if changed.size else 0
         return settled if settled < self.run.steps - 1 else None
 
     def settings_text(self) -> str:
@@ -210,7 +286,9 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
                 [name, render.array(self.start[name]), render.array(self.values[name])]
             )
         history = self.run.history
-        table.rows.append(["objective", render.number(history[0]), render.number(self.run.loss)])
+        batching = self.run.batching
+        label = "objective (minibatch)" if batching and not batching.full else "objective"
+        table.rows.append([label, render.number(history[0]), render.number(self.run.loss)])
         settled = self.settled_at()
         stopped = (
             "" if settled is None else f" (the objective stopped changing after step {settled})"
@@ -219,6 +297,11 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
             f"steps: {self.run.steps} of {self.run.requested_steps}{stopped}; "
             f"gradient norm: {render.number(self.run.grad_norm)}"
         )
+        if batching:
+            table.notes.append(self.data_note())
+        record = self.record_note()
+        if record:
+            table.notes.append(f"History and path {record}.")
         if self.run.bounds:
             box = boxes.describe(self.variables, self.run.bounds)
             table.notes.append(f"Every step projected onto bounds: {box}.")
@@ -257,11 +340,15 @@ class Comparison(ShownWithPlot):
 
     def _sections(self) -> list[Table | str]:
         first = next(iter(self.results.values()))
+        data = first.run.batching is not None
         table = Table(
             title=f"Compared on {self.objective} from "
             + ", ".join(f"{n} = {render.array(v)}" for n, v in first.start.items()),
-            header=["optimizer", "lr", "steps", "final objective", *first.variables, "status"],
-        )
+            header=[
+                "optimizer", "lr", "steps", "final objective",
+                *(["epoch loss (all data)"] if data else []), *first.variables, "status",
+            ],
+        )  # fmt: skip
         for name, result in self.results.items():
             status = (
                 f"NaN gradient, stopped at {result.diverged_at}"
@@ -278,10 +365,15 @@ class Comparison(ShownWithPlot):
                     lr_text(result.lr),
                     str(result.steps),
                     render.number(result.loss),
+                    *([_last(result.epoch_loss)] if data else []),
                     *[render.array(result.values[v]) for v in result.variables],
                     status,
                 ]
             )
+        if data:
+            table.notes.append(first.data_note().split(";")[0].replace("epochs: ", "epochs ", 1))
+            if not first.run.batching.full:
+                table.notes.append("Every optimizer saw the same minibatches (the same seed).")
         table.notes.append("The notebook's variables are unchanged.")
         return [table]
 

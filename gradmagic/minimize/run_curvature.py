@@ -53,7 +53,9 @@ class CurvatureMet:
         points = [tuple(p[i] for p in path) for i in indices]
         met = self._points(points)
         best = max(range(len(met)), key=lambda k: met[k].lambda_max)
-        step = int(indices[best])
+        index = int(indices[best])
+        steps = getattr(run, "recorded_steps", None)
+        step = index if steps is None else int(steps[index])
         names = self.problem.variables
         place = ", ".join(
             f"{n} = {render.number(v, 4)}"
@@ -62,7 +64,7 @@ class CurvatureMet:
         )
         if step == 0:
             where = "at the start"
-        elif step == len(history) - 1 and run.diverged_at is None:
+        elif index == len(history) - 1 and run.diverged_at is None:
             where = f"at the end of {what}" + (f" ({place})" if place else "")
         else:
             where = f"at step {step} of {what}" + (f" ({place})" if place else "")

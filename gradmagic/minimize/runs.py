@@ -24,14 +24,17 @@ def minimize_problem(
     schedule: str | None = None,
     callback: Callable | None = None,
     write_back: bool = True,
+    **training: Any,
 ) -> Any:
     """Run, write the optimum back only after a clean finish (and ``write_back``), and
     return the result.
 
     ``bounds`` maps variable names to ``(lower, upper)`` (None: open); ``schedule`` names an
     optax schedule (``lr`` is its peak); ``callback`` gets the result so far after every
-    compiled chunk and may stop the run with ``StopIteration`` (the values are then kept)."""
-    bar = ProgressBar(steps, optimizer) if progress and progress_wanted() else None
+    compiled chunk and may stop the run with ``StopIteration`` (the values are then kept).
+    ``training`` (``batch``, ``epochs``, ``seed``) is for problems with data; the progress
+    bar then counts epochs."""
+    bar = _progress_bar(problem, optimizer, steps, **training) if progress else None
     try:
         result = problem.solve(
             optimizer=optimizer,
@@ -43,6 +46,7 @@ def minimize_problem(
             bounds=per_variable(problem, bounds),
             schedule=schedule,
             callback=callback,
+            **training,
         )
     finally:
         if bar is not None:
@@ -63,8 +67,10 @@ def compare_optimizers(
     tol: float | None,
     bounds: Mapping[str, tuple] | None = None,
     schedule: str | None = None,
+    **training: Any,
 ) -> Any:
-    """``--compare``: every optimizer from the same start; the namespace is not touched."""
+    """``--compare``: every optimizer from the same start (with data: the same batches, drawn
+    from the same seed); the namespace is not touched."""
     from gradmagic.minimize.optimizers import resolve_optimizer
     from gradmagic.minimize.result import Comparison, MinimizeResult
 
@@ -81,9 +87,32 @@ def compare_optimizers(
             tol=tol,
             bounds=per_variable(problem, bounds),
             schedule=schedule if spec.uses_lr else None,
+            **training,
         )
         results[spec.name] = MinimizeResult(problem, problem.start, run)
     return Comparison(problem, results)
+
+
+def _progress_bar(
+    problem: Problem,
+    optimizer: str,
+    steps: int,
+    batch: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+) -> ProgressBar | None:
+    """The run's progress bar: in steps, or with data in epochs (None when turned off)."""
+    if not progress_wanted():
+        return None
+    if not problem.data:
+        return ProgressBar(steps, optimizer)
+    import jax
+    import numpy as np
+
+    leaves = jax.tree_util.tree_leaves(problem.aux()[problem.data[0]])
+    examples = int(np.shape(leaves[0])[0]) if leaves and np.ndim(leaves[0]) else 1
+    per = max(1, examples // (batch or examples)) if batch and batch > 0 else 1
+    return ProgressBar(epochs or steps // per, optimizer, per=per, unit="epoch")
 
 
 def per_variable(problem: Problem, bounds: Mapping[str, tuple] | None) -> list | None:

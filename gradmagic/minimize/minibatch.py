@@ -1,0 +1,149 @@
+"""Training on data: minibatches drawn inside the compiled loop (``--data --batch --epochs``).
+
+The data (arrays, or pytrees of arrays, sharing a leading axis of examples) is put on the
+device once per run and passed to the compiled loop as an argument, never baked in.  Step
+``k`` uses batch ``k % per_epoch`` of epoch ``k // per_epoch``: the examples at positions
+``[j*B, (j+1)*B)`` of that epoch's permutation.  The permutation is drawn once per epoch,
+at its first batch (``lax.cond``), from ``fold_in(key(seed), epoch)``; the seed is a traced
+value, so a new seed reuses the compiled loop, and the same seed gives the same batches
+(for every optimizer of a ``--compare``).  A last partial batch is dropped.  With the batch
+the whole data set, there is nothing to permute: every step sees all of it, in order.
+
+This module holds the pure JAX of it (:func:`epoch_order`, :func:`select_batch`) and the
+checks of the user's data and settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+from jax import lax
+
+from gradmagic.errors import GradmagicError
+from gradmagic.values import describe
+
+SEED_LIMIT = 2**32
+
+
+class Batching(NamedTuple):
+    """The static shape of minibatching: what a compiled loop depends on."""
+
+    examples: int
+    size: int
+
+    @property
+    def per_epoch(self) -> int:
+        return self.examples // self.size
+
+    @property
+    def full(self) -> bool:
+        return self.size == self.examples
+
+    @property
+    def dropped(self) -> int:
+        """Examples left out of every epoch (the last partial batch)."""
+        return self.examples - self.per_epoch * self.size
+
+
+def check_data(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """The data on the device and its number of examples, or one clear error: a value that
+    is not an array (or a pytree of arrays) of numbers, or leading axes that differ."""
+    lengths: dict[str, int] = {}
+    for name, value in data.items():
+        leaves = jax.tree_util.tree_leaves_with_path(value)
+        if not leaves:
+            raise GradmagicError(
+                f"--data {name}: {name} is {describe(value)}, with no arrays in it; data must be "
+                "an array of examples (or a pytree of them), e.g. a NumPy array."
+            )
+        for path, leaf in leaves:
+            label = name + jax.tree_util.keystr(path)
+            dtype = getattr(leaf, "dtype", None)
+            if dtype is None or not hasattr(leaf, "shape"):
+                raise GradmagicError(
+                    f"--data {name}: {label} is {describe(leaf)}, not an array; data must be "
+                    f"arrays with one row per example (e.g. {label} = np.asarray(...))."
+                )
+            if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+                raise GradmagicError(
+                    f"--data {name}: {label} holds {dtype} values; data must be numbers "
+                    "(a float, int or bool array)."
+                )
+            if np.ndim(leaf) == 0:
+                raise GradmagicError(
+                    f"--data {name}: {label} is a single number; data needs a leading axis of "
+                    "examples (an array of shape (examples, ...))."
+                )
+            lengths[label] = int(np.shape(leaf)[0])
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{label} has {n}" for label, n in lengths.items())
+        raise GradmagicError(
+            f"--data: the arrays must share their leading axis (one row per example), but "
+            f"{listed}; give arrays with the same number of examples."
+        )
+    return jax.device_put(dict(data)), next(iter(lengths.values()))
+
+
+def check_batching(
+    batch: Any, examples: int, epochs: Any, seed: Any, line_search: bool
+) -> Batching:
+    """The batching of a run, after checking ``batch`` (None: the whole data set),
+    ``epochs`` (None or a whole number >= 1) and ``seed``."""
+    size = examples if batch is None else batch
+    if not isinstance(size, int | np.integer) or not 1 <= size <= examples:
+        raise GradmagicError(
+            f"--batch {batch}: a batch holds from 1 to {examples} examples (the data has "
+            f"{examples}); e.g. --batch {min(64, examples)}."
+        )
+    if epochs is not None and (not isinstance(epochs, int | np.integer) or epochs < 1):
+        raise GradmagicError(f"--epochs must be a whole number >= 1, got {epochs!r}.")
+    if not isinstance(seed, int | np.integer) or not 0 <= seed < SEED_LIMIT:
+        raise GradmagicError(f"--seed must be a whole number from 0 to 2**32 - 1, got {seed!r}.")
+    batching = Batching(examples, int(size))
+    if line_search and not batching.full:
+        raise GradmagicError(
+            "L-BFGS's line search needs the same objective at every trial, not a new "
+            "minibatch each step: drop --batch (full batch) or use e.g. --optimizer adam."
+        )
+    return batching
+
+
+def fresh_state(batching: Batching, seed: int, dtype: Any) -> tuple:
+    """The loop's minibatch state before the first step: (permutation, seed, latest epoch
+    loss).  The permutation is drawn in the loop at batch 0."""
+    return (
+        np.arange(batching.examples, dtype=np.int32),
+        np.uint32(seed),
+        np.full((), np.nan, dtype),
+    )
+
+
+def epoch_order(batching: Batching, order: jax.Array, seed: jax.Array, index: jax.Array) -> Any:
+    """The permutation for batch ``index``: a fresh one at each epoch's first batch."""
+    if batching.full:
+        return order
+    per_epoch = np.int32(batching.per_epoch)
+
+    def draw() -> jax.Array:
+        key = jax.random.fold_in(jax.random.key(seed), lax.div(index, per_epoch))
+        return lax.convert_element_type(jax.random.permutation(key, batching.examples), np.int32)
+
+    return lax.cond(lax.eq(lax.rem(index, per_epoch), np.int32(0)), draw, lambda: order)
+
+
+def select_batch(batching: Batching, data: Any, order: jax.Array, index: jax.Array) -> Any:
+    """Batch ``index``'s examples of every array in ``data``."""
+    if batching.full:
+        return data
+    start = lax.mul(lax.rem(index, np.int32(batching.per_epoch)), np.int32(batching.size))
+    rows = lax.dynamic_slice_in_dim(order, start, batching.size)
+    return jax.tree_util.tree_map(lambda x: x[rows], data)
+
+
+def epoch_ends(batching: Batching, index: jax.Array) -> jax.Array:
+    """Whether ``index`` steps complete an epoch."""
+    ends = lax.eq(lax.rem(index, np.int32(batching.per_epoch)), np.int32(0))
+    return lax.bitwise_and(ends, lax.gt(index, np.int32(0)))
