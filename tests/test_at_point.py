@@ -53,6 +53,30 @@ def test_at_takes_lists_as_arrays_and_replaces_an_int(nb):
     assert nb.ns["n"] == 3 and isinstance(nb.ns["n"], int)
 
 
+def test_at_values_follow_the_session_float_width_and_the_notebooks_dtype(nb):
+    try:
+        nb.run("%gradmagic x64=on")
+        slopes = nb.run("%grad sum(v**2) --at v=[1.0, 2.0] --wrt v")
+        assert slopes.dtype == np.float64
+        nb.run("import numpy as np\nw = np.float32(1.0)")
+        assert nb.run("%grad w**3 --at w=2 --wrt w").dtype == np.float32  # w's own dtype
+        assert nb.ns["w"] == np.float32(1.0)
+    finally:
+        nb.run("%gradmagic x64=off")
+
+
+def test_help_explains_at_and_start(nb):
+    for magic in ("grad", "hessian"):
+        text = " ".join(nb.shell.find_magic(magic).__doc__.split())
+        assert "[--at NAME=VALUE,...]" in text and "the --at names" in text
+        assert "Nothing is assigned: the notebook's values are unchanged afterwards." in text
+    tape_help = " ".join(nb.shell.find_cell_magic("tape").__doc__.split())
+    assert "The cell runs for real with them, and what it assigns is kept" in tape_help
+    assert "a name the notebook lacks is created by that write" in " ".join(
+        nb.shell.find_magic("minimize").__doc__.split()
+    )
+
+
 def test_hessian_at_a_point(nb):
     matrix = nb.run("%hessian (x1 + 5) * x2**2 --at x1=2,x2=3")
     assert np.allclose(np.asarray(matrix), [[0, 6], [6, 14]])

@@ -156,7 +156,7 @@ class GradMagics(Magics):
 
     # ------------------------------------------------------------------ %grad / %hessian
     @magic_arguments()
-    @wrt_inputs("every floating name read; the result is then a dict")
+    @wrt_inputs("every floating name read and the --at names; the result is then a dict")
     @line_magic
     @_usage_errors("grad")
     def grad(self, line: str) -> Any:
@@ -172,7 +172,7 @@ class GradMagics(Magics):
         return gradient_of_expression(expression, self.shell.user_ns, wrt, at)
 
     @magic_arguments()
-    @wrt_inputs("every floating name read")
+    @wrt_inputs("every floating name read and the --at names")
     @line_magic
     @_usage_errors("hessian")
     def hessian(self, line: str) -> Any:

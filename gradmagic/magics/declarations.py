@@ -32,7 +32,7 @@ def wrt_inputs(default: str) -> Callable:
         return argument(
             "--wrt",
             metavar="NAMES",
-            help=f"Inputs, comma-separated (default: {default}, and the --at names).",
+            help=f"Inputs, comma-separated (default: {default}).",
         )(method)
 
     return decorate
