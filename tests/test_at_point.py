@@ -259,3 +259,10 @@ def test_start_new_names_leave_no_trace_when_nothing_is_written_back(nb):
 def test_bad_start_for_new_names(nb, line, message):
     assert message in nb.usage_error(line)
     assert "w" not in nb.ns and "u" not in nb.ns
+
+
+def test_start_new_name_in_the_panel_is_created_by_use_these_values(nb):
+    panel = nb.run("%minimize (z - 3)**2 --start z=0 --lr 0.1 --steps 100 --widgets")
+    assert "z" not in nb.ns
+    panel.use.click()
+    assert isinstance(nb.ns["z"], float) and nb.ns["z"] == pytest.approx(3.0, abs=1e-5)
