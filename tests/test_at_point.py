@@ -155,6 +155,13 @@ def test_tape_at_a_name_the_notebook_lacks_creates_only_what_the_cell_assigns(nb
     assert float(tape.function(3.0)) == 27.0
 
 
+def test_tape_at_a_name_the_cell_assigns_after_reading_it_keeps_the_cells_value(nb):
+    nb.run("x = 0.0")
+    nb.run("%%tape --quiet --at x=5 --of y\ny = x**2\nx = x + 1")
+    assert nb.ns["x"] == 6.0 and nb.ns["y"] == 25.0  # plain cell semantics, run at x = 5
+    assert float(nb.ns["_tape"].gradient("y", "x")) == 10.0
+
+
 def test_tape_at_several_points_as_an_array_with_constants(nb):
     nb.run("%%tape --quiet --at x=[1.0, 10.0],a=1.0,b=-2.0,c=1.0\ny = a * x**2 + b * x + c")
     tape = nb.ns["_tape"]
@@ -230,6 +237,9 @@ def test_start_new_names_with_wrt_and_the_cell_form(nb):
     assert nb.ns["v"] == pytest.approx(-1.0, abs=1e-5)
     nb.run("%%minimize --start s=2 --lr 0.1 --quiet\nloss = (s - 5)**2\nloss")
     assert nb.ns["s"] == pytest.approx(5.0, abs=1e-4) and float(nb.ns["loss"]) < 1e-6
+    nb.run("def f():\n    return (r + 2)**2")  # read only as a global of a notebook function
+    nb.run("%minimize f --start r=1 --lr 0.1 --quiet")
+    assert nb.ns["r"] == pytest.approx(-2.0, abs=1e-4)
 
 
 def test_start_new_names_leave_no_trace_when_nothing_is_written_back(nb):

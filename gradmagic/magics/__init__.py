@@ -123,7 +123,7 @@ class GradMagics(Magics):
 
         ``--at x=5`` records the cell at x = 5 (as ``_tape.at(x=5)`` would): the cell runs
         for real with that value and keeps what it assigns, but ``x`` itself is not changed
-        (nor created when the notebook has none).
+        (nor created when the notebook has none) unless the cell assigns it.
         """
         __tracebackhide__ = True
         from gradmagic.tape import TapeOptions

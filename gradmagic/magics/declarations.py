@@ -20,7 +20,8 @@ AT_HELP = (
 TAPE_AT_HELP = (
     "Record the cell at these values instead of the notebook's: x=5,v=[1.0,2.0] (as"
     " _tape.at(x=5)). The cell runs for real with them, and what it assigns is kept; the"
-    " --at names themselves are not: each gets its old value back (or is not created)."
+    " --at names themselves are not (unless the cell assigns them): each gets its old value"
+    " back, or is not created."
 )
 
 
