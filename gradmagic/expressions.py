@@ -8,9 +8,10 @@ import.  Everything here is checked before anything is traced.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gradmagic.at_point import default_inputs, evaluated_at, require_read
 from gradmagic.cell import LAST_EXPRESSION, CellAnalysis, analyse_cell
 from gradmagic.errors import GradmagicError
 from gradmagic.program_cache import ProgramCache
@@ -32,10 +33,13 @@ def jax_numpy_fallback(analysis: CellAnalysis, namespace: dict[str, Any]) -> dic
     }
 
 
-def expression_program(expression: str, namespace: dict[str, Any], statements_magic: str) -> Any:
+def expression_program(
+    expression: str, namespace: dict[str, Any], statements_magic: str, point_option: str
+) -> Any:
     """One expression as a cell program that also sees jax.numpy names the notebook lacks.
 
-    ``statements_magic`` is the cell magic to suggest when the text is not one expression.
+    ``statements_magic`` is the cell magic to suggest when the text is not one expression;
+    ``point_option`` the option that gives an undefined name a value (``--at``, ``--start``).
     """
     from gradmagic.cell_program import CellProgram, frozen_values
 
@@ -58,16 +62,24 @@ def expression_program(expression: str, namespace: dict[str, Any], statements_ma
     if undefined:
         raise GradmagicError(
             f"{undefined[0]} is not defined in the notebook nor a jax.numpy function. "
-            f"Define it first (e.g. {undefined[0]} = 1.0)."
+            f"Define it first (e.g. {undefined[0]} = 1.0) or give it a value with "
+            f"{point_option} {undefined[0]}=1.0."
         )
     frozen = frozen_values(analysis.reads, namespace)
     return CellProgram(analysis, namespace, frozen, fallback)
 
 
-def _one_line_program(expression: str, namespace: dict[str, Any]) -> Any:
+def _program_and_sources(
+    expression: str, namespace: dict[str, Any], wrt: Sequence[str], at: Mapping[str, Any]
+) -> tuple[Any, list]:
+    """The one-liner's program and sources, with the ``--at`` point already in
+    ``namespace``: its names must be read, and are inputs when ``--wrt`` is not given."""
     if not expression:
         raise GradmagicError("Give an expression, e.g. %grad a*x**2 + b*x + c --wrt x")
-    return expression_program(expression, namespace, "%%tape")
+    program = expression_program(expression, namespace, "%%tape", "--at")
+    require_read(program.analysis, namespace, list(at), "expression")
+    wrt = default_inputs(program.analysis, namespace, wrt, at)
+    return program, one_line_sources(program, namespace, wrt)
 
 
 def _compiled_derivative(program: Any, sources: Sequence[Any], kind: str) -> Any:
@@ -154,16 +166,27 @@ def one_line_sources(program: Any, namespace: dict[str, Any], wrt: Sequence[str]
     sources = resolve_sources(program.analysis, namespace, wrt)
     for source in sources:
         if source.intermediate:
-            raise GradmagicError(f"--wrt {source.name}: {source.name} is not defined.")
+            raise GradmagicError(
+                f"--wrt {source.name}: {source.name} is not defined; define it first or give "
+                f"it a value with --at {source.name}=1.0."
+            )
         program.frozen.setdefault(source.name, namespace[source.name])
     return sources
 
 
-def gradient_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequence[str]) -> Any:
-    """``%grad``: one name → its derivative; several → a tuple; none given → a dict."""
-    program = _one_line_program(expression, namespace)
-    sources = one_line_sources(program, namespace, wrt)
-    gradients = by_name(program, sources, _compiled_derivative(program, sources, "grad"))
+def gradient_of_expression(
+    expression: str,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    at: Mapping[str, Any] | None = None,
+) -> Any:
+    """``%grad``: one name → its derivative; several → a tuple; none given → a dict.
+
+    ``at`` (``--at``) evaluates at these values instead of the notebook's, which is left
+    as it was (see :mod:`gradmagic.at_point`)."""
+    with evaluated_at(namespace, at or {}):
+        program, sources = _program_and_sources(expression, namespace, wrt, at or {})
+        gradients = by_name(program, sources, _compiled_derivative(program, sources, "grad"))
     if not wrt:
         return gradients
     return gradients[wrt[0]] if len(wrt) == 1 else tuple(gradients[name] for name in wrt)
@@ -185,11 +208,17 @@ def by_name(program: Any, sources: Sequence[Any], results: Sequence[Any]) -> dic
     }
 
 
-def hessian_of_expression(expression: str, namespace: dict[str, Any], wrt: Sequence[str]) -> Any:
-    """``%hessian``: a matrix; a tuple of blocks when several inputs include an array."""
-    program = _one_line_program(expression, namespace)
-    sources = one_line_sources(program, namespace, wrt)
-    hessian = _compiled_derivative(program, sources, "hessian")
+def hessian_of_expression(
+    expression: str,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    at: Mapping[str, Any] | None = None,
+) -> Any:
+    """``%hessian``: a matrix; a tuple of blocks when several inputs include an array
+    (``at`` as for :func:`gradient_of_expression`)."""
+    with evaluated_at(namespace, at or {}):
+        program, sources = _program_and_sources(expression, namespace, wrt, at or {})
+        hessian = _compiled_derivative(program, sources, "hessian")
     names = list(dict.fromkeys(s.name for s in sources))
     if len(names) == 1 and sources[0].leaf is not None:  # one pytree: nested like it
         rows = [by_name(program, sources, row)[names[0]] for row in hessian]

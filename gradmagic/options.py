@@ -30,6 +30,17 @@ def split_expression(line: str) -> tuple[str, str]:
     return line[: match.start(1)].strip(), line[match.start(1) :].strip()
 
 
+def without_bracketed_spaces(text: str) -> str:
+    """``'--at x=[1.0, 2.0]'`` → ``'--at x=[1.0,2.0]'``: whitespace inside brackets is
+    dropped so the option parser, which splits at whitespace, keeps a list in one piece."""
+    kept, depth = [], 0
+    for char in text:
+        depth += (char in "([{") - (char in ")]}")
+        if depth <= 0 or not char.isspace():
+            kept.append(char)
+    return "".join(kept)
+
+
 def is_name(text: str) -> bool:
     """A name a variable can have: an identifier that is not a Python keyword."""
     return text.isidentifier() and not keyword.iskeyword(text)
@@ -56,12 +67,23 @@ def names(text: str | None, option: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def _top_level_parts(text: str) -> list[str]:
+    """``'x=[1, 2], y=3'`` → ``['x=[1, 2]', ' y=3']``: commas inside brackets stay."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char in "([{") - (char in ")]}")
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
 def assignments(text: str, option: str, form: str, example: str) -> dict[str, str]:
     """``'x=4, y=0.5'`` → ``{'x': '4', 'y': '0.5'}``: comma-separated ``NAME=VALUE`` pairs,
     each name once (the caller reads the values); ``form`` and ``example`` say, in the
     message, what a pair looks like."""
     pairs: dict[str, str] = {}
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in _top_level_parts(text)):
         if not part:
             continue
         name, equals, value = (piece.strip() for piece in part.partition("="))
@@ -94,6 +116,58 @@ def start_values(text: str | None, option: str = "--start") -> dict[str, float]:
             raise GradmagicError(f"{option} {name}={number}: give a finite number.")
         values[name] = value
     return values
+
+
+def point_values(text: str | None, option: str = "--at") -> dict[str, float | list]:
+    """``'x=5, v=[1.0, 2.0]'`` → ``{'x': 5.0, 'v': [1.0, 2.0]}``: each a name, once, with a
+    finite number or a (nested, rectangular) list of them, read with ``ast.literal_eval``
+    (never ``eval``).  A dict or other pytree literal is refused: ``--at`` sets numbers and
+    arrays; a pytree point is ``_tape.at(params=...)``."""
+    import ast
+
+    if text is None:
+        return {}
+    values: dict[str, float | list] = {}
+    example = "x=5,v=[1.0,2.0]"
+    for name, written in assignments(text, option, "NAME=VALUE", example).items():
+        try:
+            literal = ast.literal_eval(written)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            literal = written
+        if isinstance(literal, dict | set):
+            raise GradmagicError(
+                f"{option} {name}={written}: {option} takes numbers and lists of numbers, not "
+                f"pytrees; assign {name} in the notebook, or use _tape.at({name}=...) on a tape."
+            )
+        value = _numbers(literal)
+        if value is None:
+            raise GradmagicError(
+                f"{option} {name}={written}: {written!r} is not a finite number or a list of "
+                f"them (e.g. {option} {name}=0.5 or {name}=[1.0,2.0])."
+            )
+        values[name] = value
+    return values
+
+
+def _numbers(literal: Any) -> float | list | None:
+    """A finite real number as a float, a rectangular nest of them as lists; else None."""
+    if isinstance(literal, int | float) and not isinstance(literal, bool):
+        try:
+            number = float(literal)
+        except OverflowError:
+            return None
+        return number if number - number == 0 else None  # NaN and ±inf are not points
+    if not isinstance(literal, list | tuple) or not literal:
+        return None
+    items = [_numbers(item) for item in literal]
+    if any(item is None for item in items):
+        return None
+    shapes = {_shape(item) for item in items}
+    return items if len(shapes) == 1 else None
+
+
+def _shape(value: float | list) -> tuple[int, ...]:
+    return () if isinstance(value, float) else (len(value), *_shape(value[0]))
 
 
 def variable_name(text: str | None, option: str) -> str | None:

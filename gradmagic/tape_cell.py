@@ -9,10 +9,11 @@ everything that can be checked is checked, and the derivatives are traced silent
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import CodeType
 from typing import Any
 
+from gradmagic.at_point import default_inputs, evaluated_at, require_read
 from gradmagic.cell import LAST_EXPRESSION, CellAnalysis, analyse_cell, compile_cell
 from gradmagic.errors import GradmagicError
 from gradmagic.pytrees import is_differentiable
@@ -42,7 +43,8 @@ def resolve_sources(analysis: CellAnalysis, namespace: dict[str, Any], wrt: Sequ
         else:
             raise GradmagicError(
                 f"--wrt {name}: {name} is not defined in the notebook and the cell does not assign "
-                f"it. Define it first (e.g. {name} = 1.0) or fix the name."
+                f"it. Define it first (e.g. {name} = 1.0), give it a value with --at {name}=1.0, "
+                "or fix the name."
             )
     return sources
 
@@ -74,19 +76,43 @@ def record_tape(
     of: Sequence[str],
     options: Any,
     execute: Callable[[CodeType], None],
+    at: Mapping[str, Any] | None = None,
 ) -> Any:
     """Differentiate a cell as ``options`` (a :class:`~gradmagic.tape.TapeOptions`) ask,
-    run it for real once, and return its :class:`~gradmagic.tape.Tape`."""
+    run it for real once, and return its :class:`~gradmagic.tape.Tape`.
+
+    ``at`` (``--at x=5``): the cell is differentiated *and run for real* with these values
+    instead of the notebook's, so the tape, its table and what the cell assigns all
+    describe that point (``%%tape --at x=5`` is ``Tape.at(x=5)`` of the cell, plus the
+    cell's own effects).  The ``--at`` names themselves are not left in the notebook: each
+    gets its old value back, or is removed when the notebook had none, unless the cell
+    assigns it."""
+    __tracebackhide__ = True
+    if options.order < 1:
+        raise GradmagicError(f"--order must be 1 or more, got {options.order} (e.g. --order 2).")
+    with evaluated_at(namespace, at or {}):
+        return _record(source, filename, namespace, wrt, of, options, execute, at or {})
+
+
+def _record(
+    source: str,
+    filename: str,
+    namespace: dict[str, Any],
+    wrt: Sequence[str],
+    of: Sequence[str],
+    options: Any,
+    execute: Callable[[CodeType], None],
+    at: Mapping[str, Any],
+) -> Any:
     __tracebackhide__ = True
     from gradmagic.cell_program import CellProgram, frozen_values
     from gradmagic.finite_differences import finite_differences
     from gradmagic.tape import Tape
     from gradmagic.tape_derivatives import compute_derivatives
 
-    if options.order < 1:
-        raise GradmagicError(f"--order must be 1 or more, got {options.order} (e.g. --order 2).")
     analysis = analyse_cell(source, filename)
-    sources = resolve_sources(analysis, namespace, wrt)
+    require_read(analysis, namespace, list(at), "cell")
+    sources = resolve_sources(analysis, namespace, default_inputs(analysis, namespace, wrt, at))
     targets = resolve_targets(analysis, of)
     frozen = frozen_values(analysis.reads, namespace)
     for source_ in sources:

@@ -51,7 +51,7 @@ def _usage_errors(magic: str) -> Callable:
 
 def _parse(method: Callable, text: str, magic: str) -> argparse.Namespace:
     try:
-        return parse_argstring(method, text)
+        return parse_argstring(method, line_options.without_bracketed_spaces(text))
     except UsageError as error:
         known = list(dict.fromkeys(re.findall(r"--[\w-]+", method.parser.format_usage())))
         raise GradmagicError(
@@ -133,6 +133,10 @@ class GradMagics(Magics):
         The cell runs once, as a plain cell would; the result is a Tape stored as
         ``_tape`` with ``gradient``, ``jacobian``, ``hessian``, ``derivative``, ``at``,
         ``function`` and ``check``.
+
+        ``--at x=5`` records the cell at x = 5 (as ``_tape.at(x=5)`` would): the cell runs
+        for real with that value and keeps what it assigns, but ``x`` itself is not changed
+        (nor created when the notebook has none) unless the cell assigns it.
         """
         __tracebackhide__ = True
         from gradmagic.tape_cell import record_tape
@@ -151,10 +155,11 @@ class GradMagics(Magics):
         )
         wrt = line_options.names(args.wrt, "--wrt")
         of = line_options.names(args.of, "--of")
+        at = line_options.point_values(args.at)
         source = self._transformed(cell)
-        result = record_tape(
-            source, self._filename(source), self.shell.user_ns, wrt, of, options, self._execute
-        )
+        filename = self._filename(source)
+        namespace = self.shell.user_ns
+        result = record_tape(source, filename, namespace, wrt, of, options, self._execute, at)
         if args.plot:
             result.plot()  # drawn now, so what it cannot plot is a usage error, not a display one
         self.shell.user_ns["_tape"] = result
@@ -164,7 +169,7 @@ class GradMagics(Magics):
 
     # ------------------------------------------------------------------ %grad / %hessian
     @magic_arguments()
-    @wrt_inputs("every floating name read; the result is then a dict")
+    @wrt_inputs("every floating name read and the --at names; the result is then a dict")
     @line_magic
     @_usage_errors("grad")
     def grad(self, line: str) -> Any:
@@ -172,31 +177,34 @@ class GradMagics(Magics):
 
         Names the notebook lacks are looked up in jax.numpy (``exp``, ``log``, ``sum``…).
         One --wrt name returns its derivative, several a tuple, none a dict by name.
+        ``--at x=5`` evaluates at x = 5 without assigning x: ``%grad 3*x + x**2 --at x=5``.
         """
         from gradmagic.expressions import gradient_of_expression
 
-        expression, wrt = self._expression_and_wrt(self.grad, line, "grad")
-        return gradient_of_expression(expression, self.shell.user_ns, wrt)
+        expression, wrt, at = self._expression_wrt_at(self.grad, line, "grad")
+        return gradient_of_expression(expression, self.shell.user_ns, wrt, at)
 
     @magic_arguments()
-    @wrt_inputs("every floating name read")
+    @wrt_inputs("every floating name read and the --at names")
     @line_magic
     @_usage_errors("hessian")
     def hessian(self, line: str) -> Any:
         """The Hessian of a scalar expression: ``%hessian (x1 + 5) * x2**2 --wrt x1,x2``.
 
         Several scalar inputs give one matrix; several inputs with arrays a tuple of blocks.
+        ``--at x1=2,x2=3`` evaluates there without assigning anything.
         """
         from gradmagic.expressions import hessian_of_expression
 
-        expression, wrt = self._expression_and_wrt(self.hessian, line, "hessian")
-        return hessian_of_expression(expression, self.shell.user_ns, wrt)
+        expression, wrt, at = self._expression_wrt_at(self.hessian, line, "hessian")
+        return hessian_of_expression(expression, self.shell.user_ns, wrt, at)
 
     @staticmethod
-    def _expression_and_wrt(method: Callable, line: str, magic: str) -> tuple[str, tuple]:
+    def _expression_wrt_at(method: Callable, line: str, magic: str) -> tuple[str, tuple, dict]:
         expression, option_text = line_options.split_expression(line)
         args = _parse(method, option_text, magic)
-        return expression, line_options.names(args.wrt, "--wrt")
+        wrt = line_options.names(args.wrt, "--wrt")
+        return expression, wrt, line_options.point_values(args.at)
 
     # ------------------------------------------------------------------ %gradmagic
     @line_magic
@@ -231,17 +239,28 @@ class GradMagics(Magics):
         expression.  The optimum is written back to the notebook; the result is ``_min``.
         """
         __tracebackhide__ = True
-        from gradmagic.minimize import animation, runs
-        from gradmagic.minimize import problem_builder as problems
+        from gradmagic.at_point import evaluated_at
 
         if cell is None:
             objective, option_text = line_options.split_expression(line)
         else:
             objective, option_text = "", line
         args = _parse(self.minimize, option_text, "minimize")
+        start = line_options.start_values(args.start)
+        namespace = self.shell.user_ns
+        # A --start name the notebook lacks exists during the run; the write-back of the
+        # optimum creates it (a run that writes nothing back leaves no trace of it).
+        new = {name: value for name, value in start.items() if name not in namespace}
+        with evaluated_at(namespace, new, "--start"):
+            return self._minimize(args, objective, cell, start)
+
+    def _minimize(self, args: Any, objective: str, cell: str | None, start: dict) -> Any:
+        __tracebackhide__ = True
+        from gradmagic.minimize import animation, runs
+        from gradmagic.minimize import problem_builder as problems
+
         wrt = line_options.names(args.wrt, "--wrt")
         name = line_options.variable_name(args.name, "--name")
-        start = line_options.start_values(args.start)
         save = animation.save_target(args.save)  # checked before anything runs
         namespace = self.shell.user_ns
         source = None if cell is None else self._transformed(cell)

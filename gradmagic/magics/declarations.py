@@ -11,10 +11,32 @@ from collections.abc import Callable
 
 from IPython.core.magic_arguments import argument
 
+AT_HELP = (
+    "Evaluate at these values instead of the notebook's: x=5,v=[1.0,2.0] (numbers, or lists"
+    " for arrays; names the notebook lacks are allowed and become inputs). Nothing is"
+    " assigned: the notebook's values are unchanged afterwards."
+)
+
+TAPE_AT_HELP = (
+    "Record the cell at these values instead of the notebook's: x=5,v=[1.0,2.0] (as"
+    " _tape.at(x=5)). The cell runs for real with them, and what it assigns is kept; the"
+    " --at names themselves are not (unless the cell assigns them): each gets its old value"
+    " back, or is not created."
+)
+
 
 def wrt_inputs(default: str) -> Callable:
-    """The one-liners' ``--wrt`` option."""
-    return argument("--wrt", metavar="NAMES", help=f"Inputs, comma-separated (default: {default}).")
+    """The one-liners' ``--wrt`` and ``--at`` options."""
+
+    def decorate(method: Callable) -> Callable:
+        method = argument("--at", metavar="NAME=VALUE,...", help=AT_HELP)(method)
+        return argument(
+            "--wrt",
+            metavar="NAMES",
+            help=f"Inputs, comma-separated (default: {default}).",
+        )(method)
+
+    return decorate
 
 
 def stored_as(what: str, variable: str) -> Callable:
@@ -38,13 +60,14 @@ def tape_arguments(method: Callable) -> Callable:
             argument(
                 "--wrt",
                 metavar="NAMES",
-                help="Inputs, comma-separated (default: floating names the cell reads). A name the cell assigns gives the derivative with respect to that intermediate value.",
+                help="Inputs, comma-separated (default: floating names the cell reads, and the --at names). A name the cell assigns gives the derivative with respect to that intermediate value.",
             ),
             argument(
                 "--of",
                 metavar="NAMES",
                 help="Targets, comma-separated (default: floating names the cell assigns that depend on an input, then its last expression; _ names the last expression).",
             ),
+            argument("--at", metavar="NAME=VALUE,...", help=TAPE_AT_HELP),
             argument(
                 "--hessian",
                 action="store_true",
@@ -150,7 +173,7 @@ def minimize_arguments(method: Callable) -> Callable:
             argument(
                 "--start",
                 metavar="NAME=VALUE,...",
-                help="Start from these values instead of the notebook's (e.g. x=4,y=0.5); the variables are still written back.",
+                help="Start from these values instead of the notebook's (e.g. x=4,y=0.5); the variables are still written back (a name the notebook lacks is created by that write-back).",
             ),
             argument(
                 "--compare",

@@ -82,7 +82,7 @@ def problem_from_line(
         output = last_tape.target_name(objective)
         return _problem(program, output, objective, namespace, wrt, data)
     source = f"{objective}()" if _zero_argument_function(objective, namespace) else objective
-    program = expression_program(source, namespace, "%%minimize")
+    program = expression_program(source, namespace, "%%minimize", "--start")
     return _problem(program, LAST_EXPRESSION, objective, namespace, wrt, data)
 
 
