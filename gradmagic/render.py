@@ -65,6 +65,12 @@ def summary(value: Any, precision: int | None = None) -> str:
     )
 
 
+def value(data: Any, precision: int | None = None) -> str:
+    """A variable's value in a result table: listed as :func:`array` shows it up to 24
+    numbers, :func:`summary` beyond (a model's weights are never listed)."""
+    return array(data, precision) if np.size(data) <= 24 else summary(data, precision)
+
+
 def elided(count: int, edge: int = 3, limit: int = 10) -> list[int | None]:
     """Indices to show out of ``count``: all when small, else ``edge`` each side with None."""
     if count <= limit:

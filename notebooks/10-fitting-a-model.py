@@ -172,7 +172,8 @@ layers = start
 # left out of an epoch.
 
 # %%
-print(f"accuracy on the training points: {accuracy(layers, points, labels):.3f}")
+trained = layers
+print(f"accuracy on the training points: {accuracy(trained, points, labels):.3f}")
 
 # %% [markdown]
 # ### The decision boundary
@@ -183,7 +184,7 @@ print(f"accuracy on the training points: {accuracy(layers, points, labels):.3f}"
 # %%
 grid = np.linspace(-2, 2, 121, dtype=np.float32)
 mesh = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
-answer = np.asarray(logits(layers, mesh) > 0).reshape(121, 121)
+answer = np.asarray(logits(trained, mesh) > 0).reshape(121, 121)
 figure, axes = plt.subplots(figsize=(4.2, 4.2))
 axes.contourf(grid, grid, answer, levels=[-0.5, 0.5, 1.5], colors=["#dde6f0", "#f3dcc4"])
 axes.scatter(*points[labels == 1][:300].T, s=4, color="#c05a00", label="class 1")
@@ -208,7 +209,9 @@ layers = start
 # With the same learning rate, SGD has barely started: its steps are the gradient times
 # 0.01, and this network's gradients are small. Adam divides each step by a running
 # root mean square of the gradient, so its steps are about the learning rate whatever
-# the gradient's size (notebook 7).
+# the gradient's size (notebook 7). The curvature above says SGD could take steps more
+# than a hundred times larger (2/λmax ≈ 1.5) before overshooting at the start: try
+# `--lr 1` with `--compare sgd,adam`, and see which one wins then.
 #
 # ### One layer's gradient
 #
@@ -216,9 +219,8 @@ layers = start
 # smallest and largest entries, first values), never hundreds of numbers:
 
 # %%
-layers = start
-# %%tape --wrt layers
-L = logistic_loss(layers, points, labels)
+# %%tape --wrt trained
+L = logistic_loss(trained, points, labels)
 
 # %% [markdown]
 # ## Your turn

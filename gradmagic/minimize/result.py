@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from gradmagic import render
 from gradmagic.minimize import bounds as boxes
 from gradmagic.minimize import optimize_result as scipy_shape
@@ -281,10 +283,10 @@ class MinimizeResult(scipy_shape.OptimizeFields, ShownWithPlot):
             title=f"Minimised {self.objective} with {self.settings_text()}",
             header=["", "start", kept],
         )
+        # A model's leaves are summarised (shape, norm, range), never listed number by number
+        shown = render.summary if getattr(self.problem, "leaves", ()) else render.value
         for name in self.variables:
-            table.rows.append(
-                [name, render.array(self.start[name]), render.array(self.values[name])]
-            )
+            table.rows.append([name, shown(self.start[name]), shown(self.values[name])])
         history = self.run.history
         batching = self.run.batching
         label = "objective (minibatch)" if batching and not batching.full else "objective"
@@ -341,12 +343,19 @@ class Comparison(ShownWithPlot):
     def _sections(self) -> list[Table | str]:
         first = next(iter(self.results.values()))
         data = first.run.batching is not None
+        numbers = sum(int(np.size(v)) for v in first.start.values())
+        listed = numbers <= 6  # a model's values are not columns: its loss tells the story
+        start = (
+            ", ".join(f"{n} = {render.array(v)}" for n, v in first.start.items())
+            if listed
+            else f"the notebook's values of {', '.join(self.problem.names)} ({numbers} numbers)"
+        )
         table = Table(
-            title=f"Compared on {self.objective} from "
-            + ", ".join(f"{n} = {render.array(v)}" for n, v in first.start.items()),
+            title=f"Compared on {self.objective} from {start}",
             header=[
                 "optimizer", "lr", "steps", "final objective",
-                *(["epoch loss (all data)"] if data else []), *first.variables, "status",
+                *(["epoch loss (all data)"] if data else []),
+                *(first.variables if listed else []), "status",
             ],
         )  # fmt: skip
         for name, result in self.results.items():
@@ -366,7 +375,7 @@ class Comparison(ShownWithPlot):
                     str(result.steps),
                     render.number(result.loss),
                     *([_last(result.epoch_loss)] if data else []),
-                    *[render.array(result.values[v]) for v in result.variables],
+                    *[render.array(result.values[v]) for v in result.variables if listed],
                     status,
                 ]
             )
