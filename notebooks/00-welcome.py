@@ -98,6 +98,8 @@ area, _tape.gradient("area", "width")
 #
 # Going deeper, once the basics are familiar:
 #
+# 10. [Fitting a model](10-fitting-a-model.ipynb): parameters in dicts and lists of layers
+#    (pytrees), training on minibatches with `--data`, a model's curvature.
 # 12. [Inside the tape](12-inside-the-tape.ipynb): the chain rule by hand on a drawn
 #    graph, forward and reverse passes, and why one reverse pass gives every partial.
 # 13. [When numbers lie](13-when-numbers-lie.ipynb): float32 spacing, stalls on tiny
