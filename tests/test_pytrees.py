@@ -195,3 +195,27 @@ def test_panel_on_a_model_starts_from_the_current_values_and_writes_the_pytree_b
     params = model.ns["params"]
     assert list(params) == ["w", "b", "tag", "n"] and isinstance(params["b"], np.float32)
     assert np.allclose(params["w"], [1.0, -2.0, 0.5], atol=1e-2)
+
+
+def test_panel_with_data_offers_batch_size_and_epochs_and_its_line_reproduces_the_run(model):
+    model.run("def data_loss(p, X, y):\n    return jnp.mean((X @ p['w'] + p['b'] - y) ** 2)")
+    panel = model.run(
+        "%minimize data_loss(params, X, y) --wrt params --data X,y --batch 8 --epochs 5 "
+        "--optimizer adam --lr 0.1 --widgets"
+    )
+    assert panel.message.value == ""
+    sizes = [value for _, value in panel.training.batch.options]
+    assert sizes == [1, 2, 4, 8, 16, 32, None]  # powers of two below 40 examples, then all
+    assert panel.training.batch.value == 8 and panel.training.epochs.value == 5
+    assert panel.result.steps == 25  # 5 epochs of 40 // 8 batches
+    assert "--data X,y --batch 8 --epochs 5 --seed 0" in panel.line_text
+    assert ", 5 epochs)" in panel.text_summary()
+    panel.training.epochs.value = 2
+    assert panel.result.steps == 10 and "--epochs 2" in panel.line_text
+    panel.training.batch.value = None  # the whole data set each step
+    assert panel.result.steps == 2 and "--batch" not in panel.line_text
+    line = panel.line_text
+    before = model.run("float(data_loss(params, X, y))")
+    model.run(line)  # the line reproduces the panel's run
+    assert np.isclose(model.ns["_min"].loss, panel.result.loss)
+    assert float(model.run("float(data_loss(params, X, y))")) < before

@@ -34,7 +34,15 @@ import ipywidgets as widgets
 from gradmagic import render
 from gradmagic.errors import GradmagicError
 from gradmagic.lab import panel_html
-from gradmagic.lab.panel_controls import MOMENTUM_DECADES, StartPoint, decades, plot_image, row
+from gradmagic.lab.panel_controls import (
+    MOMENTUM_DECADES,
+    PanelText,
+    StartPoint,
+    TrainingControls,
+    decades,
+    plot_image,
+    row,
+)
 from gradmagic.lab.panel_figure import PanelFigure
 from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
@@ -48,7 +56,7 @@ LR_RANGE = (-5.0, 1.0)  # log10 of the slider's ends (widened to hold a rate out
 LR_STEP = 0.01  # decades per slider step; the rate itself is never snapped to it
 
 
-class OptimizerPanel(widgets.VBox):
+class OptimizerPanel(PanelText, widgets.VBox):
     """Learning rate, optimizer, steps, momentum and start, with a live plot and summary."""
 
     def __init__(
@@ -61,6 +69,7 @@ class OptimizerPanel(widgets.VBox):
         steps: int = 200,
         momentum: float | None = None,
         tol: float | None = None,
+        training: dict[str, Any] | None = None,
     ) -> None:
         self.problem = problem
         self._namespace = namespace
@@ -128,6 +137,8 @@ class OptimizerPanel(widgets.VBox):
         )
         self.momentum_box = row(self.momentum, self.momentum_scale, flex="1 1 330px")
         self.start = StartPoint(problem.variables, problem.start, problem.names)
+        # With --data: batch size and epochs instead of steps (None without data)
+        self.training = TrainingControls.for_problem(problem, training or {})
         self.best_step = widgets.Button(
             description="best step",
             tooltip="lr = 2/(λmin+λmax) of the curvature met from the start, checked by a run",
@@ -157,7 +168,7 @@ class OptimizerPanel(widgets.VBox):
                 ),
                 self.stability,
                 row(self.optimizer, self.momentum_box),
-                row(self.steps, self.best_step),
+                row(self.training or self.steps, self.best_step),
                 self.start,
                 row(self.plot, self.path_plot),  # side by side, stacked when narrow
                 self.summary,
@@ -180,7 +191,8 @@ class OptimizerPanel(widgets.VBox):
             (self.message, "gm-message"),
         ):
             widget.add_class(name)  # stable hooks for styling and the browser tests
-        for control in (self.steps, *self.start.fields.values()):
+        controls = self.training.controls if self.training else (self.steps,)
+        for control in (*controls, *self.start.fields.values()):
             control.observe(self._on_change, names="value")
         self.lr.observe(self._on_slider, names="value")
         self.lr_readout.observe(self._on_readout, names="value")
@@ -209,6 +221,7 @@ class OptimizerPanel(widgets.VBox):
                 tol=self._tol,
                 start=start,
                 curvature=self.met.for_start(start, self.steps.value),  # cached per start
+                **(self.training.settings() if self.training else {}),
             )
             self.result.in_panel = True
             self.curvature = self._curvature_now(start)
@@ -229,6 +242,7 @@ class OptimizerPanel(widgets.VBox):
                 momentum,
                 self._tol,
                 start_difference(self.problem, start),
+                self.training.line_options() if self.training else None,
             )
             self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
             trial = self.met.trial(start, self.steps.value)
@@ -374,20 +388,3 @@ class OptimizerPanel(widgets.VBox):
         self._namespace["_min"] = result
         written = ", ".join(f"{n} = {render.summary(v)}" for n, v in result.values.items())
         self.message.value = f"Wrote {html.escape(written)} to the notebook."
-
-    # ------------------------------------------------------------------ display pieces
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/plain"] = self.text_summary()
-        return bundle
-
-    def text_summary(self) -> str:
-        """A deterministic line for nbval and terminals (widget views are not compared)."""
-        if self.result is None:
-            return f"OptimizerPanel for {self.problem.label}: {self.message.value}"
-        return (
-            f"OptimizerPanel for {self.problem.label} ({self.result.settings_text()}, "
-            f"{self.steps.value} steps): {self.result.message} "
-            + ", ".join(f"{n} = {render.summary(v)}" for n, v in self.result.values.items())
-        )

@@ -9,6 +9,8 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from gradmagic import render
+
 MOMENTUM_DECADES = 3.0  # the momentum slider runs over -log10(1-β): 0 … 0.999
 
 
@@ -73,3 +75,79 @@ class StartPoint(widgets.HBox):
         if not self.editable:
             return self.start
         return tuple(field.value for field in self.fields.values())
+
+
+class PanelText:
+    """The panel's deterministic text form (nbval and terminals do not see widget views)."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = self.text_summary()
+        return bundle
+
+    def _length(self) -> str:
+        training = getattr(self, "training", None)
+        return f"{training.epochs.value} epochs" if training else f"{self.steps.value} steps"
+
+    def text_summary(self) -> str:
+        """A deterministic line for nbval and terminals (widget views are not compared)."""
+        if self.result is None:
+            return f"OptimizerPanel for {self.problem.label}: {self.message.value}"
+        return (
+            f"OptimizerPanel for {self.problem.label} ({self.result.settings_text()}, "
+            f"{self._length()}): {self.result.message} "
+            + ", ".join(f"{n} = {render.summary(v)}" for n, v in self.result.values.items())
+        )
+
+
+class TrainingControls(widgets.HBox):
+    """With ``--data``: the batch size (powers of two up to the examples, or all of them)
+    and the number of epochs, in place of the steps field."""
+
+    def __init__(self, data: tuple[str, ...], examples: int, settings: dict[str, Any]) -> None:
+        self.data = data
+        self.seed = settings.get("seed") or 0
+        sizes = [2**k for k in range(20) if 2**k < examples]
+        batch = settings.get("batch")
+        if batch is not None and batch not in sizes and batch < examples:
+            sizes = sorted({*sizes, batch})
+        self.batch = widgets.Dropdown(
+            options=[(str(n), n) for n in sizes] + [(f"all {examples}", None)],
+            value=None if batch is None or batch >= examples else batch,
+            description="batch",
+            style={"description_width": "80px"},
+            layout=widgets.Layout(width="200px"),
+        )
+        self.epochs = widgets.BoundedIntText(
+            value=settings.get("epochs") or 10,
+            min=1,
+            max=10_000,
+            description="epochs",
+            style={"description_width": "60px"},
+            layout=widgets.Layout(width="150px"),
+        )
+        self.controls = (self.batch, self.epochs)
+        super().__init__(children=list(self.controls))
+
+    @classmethod
+    def for_problem(cls, problem: Any, settings: dict[str, Any]) -> TrainingControls | None:
+        """The controls for a problem with data (None without)."""
+        if not problem.data:
+            return None
+        first = problem.program.frozen[problem.data[0]]
+        import jax
+
+        examples = int(np.shape(jax.tree_util.tree_leaves(first)[0])[0])
+        return cls(tuple(problem.data), examples, settings)
+
+    def settings(self) -> dict[str, Any]:
+        """What a run takes: ``batch``, ``epochs`` and ``seed``."""
+        return {"batch": self.batch.value, "epochs": self.epochs.value, "seed": self.seed}
+
+    def line_options(self) -> str:
+        """The same settings as ``%minimize`` options."""
+        batch = "" if self.batch.value is None else f" --batch {self.batch.value}"
+        return (
+            f"--data {','.join(self.data)}{batch} --epochs {self.epochs.value} --seed {self.seed}"
+        )

@@ -277,10 +277,11 @@ class GradMagics(Magics):
             from gradmagic.lab.panel import OptimizerPanel
 
             line_options.refuse(
-                "--widgets",
-                {**scipy_like, "animate": args.animate, "save": args.save, "data": data},
+                "--widgets", {**scipy_like, "animate": args.animate, "save": args.save}
             )
-            return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
+            return OptimizerPanel(
+                problem, namespace, optimizer=args.optimizer, **settings, training=training
+            )
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")
             line_options.refuse("--compare", {"callback": scipy_like.pop("callback")})
