@@ -129,6 +129,7 @@ class TrainingControls(widgets.HBox):
         )
         self.controls = (self.batch, self.epochs)
         super().__init__(children=list(self.controls))
+        self.add_class("gm-training")  # a stable hook for the browser tests
 
     @classmethod
     def for_problem(cls, problem: Any, settings: dict[str, Any]) -> TrainingControls | None:

@@ -121,3 +121,45 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     print(f"[optimizer-panel] marker offsets px {offsets}; output overflow {scroll} px")
     assert all(abs(v) <= 2 for v in offsets.values()), offsets
     assert scroll <= 0
+
+
+MODEL_CELLS = [
+    "%load_ext gradmagic",
+    "import numpy as np, jax.numpy as jnp\n"
+    "rng = np.random.default_rng(0)\n"
+    "X = rng.normal(size=(64, 2)).astype(np.float32)\n"
+    "y = X @ np.array([3.0, -2.0], np.float32) + 1.0\n"
+    "params = {'w': np.zeros(2, np.float32), 'b': np.float32(0.0)}\n"
+    "def mse(p, X, y):\n"
+    "    return jnp.mean((X @ p['w'] + p['b'] - y) ** 2)",
+    "%minimize mse(params, X, y) --wrt params --data X,y --batch 16 --epochs 4 --lr 0.05 --widgets",
+]
+
+
+def test_panel_on_a_pytree_model_with_data(jupyter_server, browser_page):
+    """A dict of parameters trained on minibatches: no start fields, the loss curve with
+    epoch losses, batch size and epochs controls that rerun, and "Use these values"."""
+    page = browser_page
+    write_notebook(jupyter_server, "model_panel.ipynb", MODEL_CELLS)
+    open_notebook(page, jupyter_server, "model_panel.ipynb")
+    run_all_cells(page)
+    out = cell_output(page, 2)
+    summary = out.locator(".widget-html.gm-summary")
+    summary.wait_for(state="visible", timeout=60_000)
+    assert "start: the current values of params (3 numbers)" in out.inner_text()
+    assert out.locator("img.gm-path").is_hidden()  # a model: the loss curve only
+    assert "params['w']" in summary.inner_text() and "epochs: 4 of 4" in summary.inner_text()
+    before = image_src(out, "img.gm-plot")
+    out.locator(".gm-training select").select_option("32")
+    wait_for_text(page, out, ".gm-line", "--batch 32 --epochs 4", contains=True)
+    wait_for_text(page, out, ".gm-summary", "batch 32", contains=True)
+    assert wait_for_new_image(page, out, before, "img.gm-plot") != before
+    epochs = out.locator(".gm-training input")
+    epochs.fill("8")
+    epochs.press("Enter")
+    wait_for_text(page, out, ".gm-summary", "epochs: 8 of 8", contains=True)
+    out.locator("button", has_text="Use these values").click()
+    wait_for_text(page, out, ".gm-message", "to the notebook", contains=True)
+    screenshot(page, "optimizer-panel-model")
+    assert not out.locator(".gm-message .gm-warn").count()
+    assert not [e for e in page.console_errors if "widget" in e.lower()]
