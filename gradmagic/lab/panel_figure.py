@@ -32,6 +32,8 @@ class PanelFigure:
         self.curve_axes.set_xlabel("step")
         self.curve_axes.set_ylabel("objective")
         (self.curve,) = self.curve_axes.plot([], [])
+        # with --data: the objective on all the data after each epoch, as dots
+        (self.epoch_dots,) = self.curve_axes.plot([], [], "o", ms=3.5, color="C0", zorder=3)
         self.path_figure = None
         self.path_axes = None
         if len(problem.variables) in (1, 2) and all(np.shape(v) == () for v in problem.start):
@@ -146,7 +148,8 @@ class PanelFigure:
         self._draw_curve(result, history)
         if self.path_axes is not None and result.path:
             self._draw_path(result, history, trial)
-        curve, self._static = _render(self.figure, self._static, [self.curve, self.title])
+        moving = [self.curve, self.epoch_dots, self.title]
+        curve, self._static = _render(self.figure, self._static, moving)
         if self.path_figure is None or self.path_line is None:
             return curve, None
         moving = [self.path_line, self.end_marker]
@@ -167,6 +170,15 @@ class PanelFigure:
             shown = np.maximum(shown, low * 1.5)
         steps = np.asarray(result.recorded_steps)
         self.curve.set_data(steps[finite], shown)
+        batching, ends = result.run.batching, result.epoch_loss
+        minibatches = batching is not None and ends is not None and not batching.full
+        self.curve.set_alpha(0.5 if minibatches else 1.0)
+        if minibatches:
+            ends = np.asarray(ends, dtype=float)
+            at = np.asarray(result.recorded_epochs) * batching.per_epoch
+            self.epoch_dots.set_data(at, np.maximum(ends, low * 1.5) if scale == "log" else ends)
+        else:
+            self.epoch_dots.set_data([], [])
         reached = steps[finite & (history <= 0)] if scale == "log" else []
         title = "loss curve"
         if result.diverged:
