@@ -271,7 +271,10 @@ def build_program(
                 trials += [lax.convert_element_type(n, np.int32) for n in _searches(state)]
             evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
             step = lax.add(step, np.int32(1))
-            diverged = lax.select(all_finite(loss, params), diverged, step)
+            # The objective is evaluated at the new values: a non-finite variable almost
+            # always makes it non-finite too.  The variables themselves are checked once per
+            # chunk, after the loop (a check per leaf per step costs kernels every step).
+            diverged = lax.select(lax.is_finite(loss), diverged, step)
             if has_tol:
                 done = lax.convert_element_type(
                     lax.lt(scalar(now, 1), scalar(c.settings, 0)), np.int32
@@ -305,6 +308,15 @@ def build_program(
         rows = lax.full((CHUNK + 1, width), 0, dtype)
         epochs = lax.full((CHUNK + 1 if batching else 0,), 0, dtype)
         carry, rows, epochs = lax.while_loop(running, body, (carry, rows, epochs))
+        step, diverged = scalar(carry.counts, 0), scalar(carry.counts, 1)
+        hidden = lax.bitwise_and(  # a variable went non-finite under a finite objective
+            lax.lt(diverged, zero),
+            lax.bitwise_not(all_finite(scalar(carry.values, 0), carry.params)),
+        )
+        counts = lax.dynamic_update_slice(
+            carry.counts, lax.broadcast(lax.select(hidden, step, diverged), (1,)), (np.int32(1),)
+        )
+        carry = carry._replace(counts=counts)
         if not has_tol:  # the gradient norm at the chunk's end, computed once
             free = _free(carry.grad, carry.params, carry.box) if bounded else carry.grad
             values = lax.concatenate(
