@@ -242,19 +242,25 @@ def build_program(
             grad = cast_like(grad, c.grad)
             loss = lax.convert_element_type(loss, dtype)
             if batching:
-                if batching.full:
-                    epoch_loss = loss
-                else:
-                    epoch_loss = lax.cond(
+
+                def epoch_end(value: jax.Array) -> tuple:
+                    """Record the objective on all the data after epoch ``index / per_epoch``
+                    (its entry ends up holding the last epoch written to it: see rows)."""
+                    done_epochs = lax.div(index, np.int32(batching.per_epoch))
+                    entry = lax.sub(record_slot(done_epochs, scalar(bounds, 4)), np.int32(1))
+                    entry = lax.max(lax.sub(entry, scalar(bounds, 3)), zero)
+                    ends = lax.dynamic_update_slice(epochs, lax.broadcast(value, (1,)), (entry,))
+                    return value, ends
+
+                if batching.full:  # every step ends an epoch: the step's objective is it
+                    epoch_loss, epochs = epoch_end(loss)
+                else:  # only an epoch's last step pays for the evaluation and the record
+                    epoch_loss, epochs = lax.cond(
                         minibatch.epoch_ends(batching, index),
-                        lambda: lax.convert_element_type(objective(params, full), dtype),
-                        lambda: epoch_loss,
+                        lambda: epoch_end(lax.convert_element_type(objective(params, full), dtype)),
+                        lambda: (epoch_loss, epochs),
                     )
                 batches = (order, seed, epoch_loss)
-                done_epochs = lax.div(index, np.int32(batching.per_epoch))
-                entry = lax.sub(record_slot(done_epochs, scalar(bounds, 4)), np.int32(1))
-                entry = lax.max(lax.sub(entry, scalar(bounds, 3)), zero)
-                epochs = lax.dynamic_update_slice(epochs, lax.broadcast(epoch_loss, (1,)), (entry,))
             free = _free(grad, params, c.box) if bounded else grad
             if has_tol:
                 now = vector(loss, global_norm(free, dtype))
