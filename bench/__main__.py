@@ -20,6 +20,7 @@ MODULES = (
     "bench.animation_bench",
     "bench.hvp_bench",
     "bench.memory_bench",
+    "bench.mlp_bench",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -101,3 +102,16 @@ def test_the_magic_says_when_points_were_decimated(nb):
     assert result.recorded_steps[-1] == 30000 and len(result.history) == 10_001
     nb.run("x = 0.0")
     assert "recorded every" not in nb.shown("%minimize (x - 3)**2 --wrt x --steps 1000")
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # lr 1e39 in float32
+def test_a_variable_that_overflows_under_a_finite_objective_is_a_divergence():
+    """-tanh(x) stays finite (-1) when x overflows to inf: the run still stops and keeps
+    the start (the variables are checked once per chunk, the objective every step)."""
+
+    def bounded(p, aux):
+        return -jnp.tanh(p[0])
+
+    run = minimize(bounded, (0.0,), lr=1e39, steps=100)
+    assert run.diverged_at is not None and run.values == (0.0,)
+    assert not np.isfinite(run.path[0][-1])

@@ -30,6 +30,14 @@ import optax
 from jax import lax
 
 from gradmagic.minimize import minibatch
+from gradmagic.minimize.lax_helpers import (
+    all_finite,
+    cast_like,
+    global_norm,
+    record_slot,
+    scalar,
+    vector,
+)
 from gradmagic.minimize.minibatch import Batching
 from gradmagic.minimize.optimizers import OptimizerSpec, make_optimizer
 from gradmagic.minimize.schedules import multiplier, with_learning_rate
@@ -66,45 +74,6 @@ class Carry(NamedTuple):
     settings: jax.Array  # [tol, lr, momentum, schedule, steps, ftol]: never changed by it
     box: tuple = ()  # (lower, upper), each shaped like `params`; () when unbounded
     batches: tuple = ()  # (epoch's permutation, seed, latest epoch loss); () without data
-
-
-def _scalar(vector: jax.Array, i: int) -> jax.Array:
-    return lax.index_in_dim(vector, i, keepdims=False)
-
-
-def _vector(*scalars: jax.Array) -> jax.Array:
-    return lax.concatenate([lax.broadcast(s, (1,)) for s in scalars], 0)
-
-
-def _global_norm(tree: Any, dtype: Any) -> jax.Array:
-    """Euclidean norm of all leaves together, computed in ``dtype``."""
-    total = None
-    for leaf in jax.tree_util.tree_leaves(tree):
-        leaf = lax.convert_element_type(leaf, dtype)
-        square = lax.mul(leaf, leaf)
-        part = lax.reduce_sum(square, tuple(range(square.ndim))) if square.ndim else square
-        total = part if total is None else lax.add(total, part)
-    return lax.sqrt(total)
-
-
-def _all_finite(loss: jax.Array, params: tuple) -> jax.Array:
-    ok = lax.is_finite(loss)
-    for p in params:
-        finite = lax.is_finite(p)
-        if finite.ndim:
-            finite = lax.reduce_and(finite, tuple(range(finite.ndim)))
-        ok = lax.bitwise_and(ok, finite)
-    return ok
-
-
-def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
-    """``on_true`` where ``pred`` else ``on_false``, leaf by leaf (same structure)."""
-    return jax.tree_util.tree_map(lambda t, f: lax.select(pred, t, f), on_true, on_false)
-
-
-def _cast_like(tree: Any, like: Any) -> Any:
-    """``tree`` with ``like``'s dtypes (strongly typed), so a carry's types never drift."""
-    return jax.tree_util.tree_map(lambda x, ref: lax.convert_element_type(x, ref.dtype), tree, like)
 
 
 class Jit:
@@ -192,7 +161,7 @@ def build_program(
     ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) are recorded
     for every ``bounds[2]``-th step only (the stride, a traced value: a long run keeps a
     bounded record and any ``steps`` reuses the program) into a ``(CHUNK + 1, width)``
-    buffer: step ``k`` writes row ``ceil(k / stride) - bounds[1]`` (see :func:`_slot`), so
+    buffer: step ``k`` writes row ``ceil(k / stride) - bounds[1]`` (see :func:`~gradmagic.minimize.lax_helpers.record_slot`), so
     row ``m - bounds[1]`` ends up holding step ``m * stride``, and the row after the last
     full one holds the chunk's last step when that is not a multiple.  It returns
     ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
@@ -220,25 +189,25 @@ def build_program(
         return jax.value_and_grad(fn)(params)
 
     def new_state(params: tuple, hyper: jax.Array) -> Any:
-        return make_optimizer(spec, _scalar(hyper, 0), _scalar(hyper, 1)).init(params)
+        return make_optimizer(spec, scalar(hyper, 0), scalar(hyper, 1)).init(params)
 
     def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
         full = {**aux, **data} if batching else aux  # the objective on all the data
         hyper = lax.slice_in_dim(carry.settings, 1, 3)
-        start_state = _cast_like(new_state(carry.params, hyper), carry.opt_state)
+        start_state = cast_like(new_state(carry.params, hyper), carry.opt_state)
 
         def running(loop: tuple) -> jax.Array:
-            step, diverged, done = (_scalar(loop[0].counts, i) for i in range(3))
-            going = lax.bitwise_and(lax.lt(step, _scalar(bounds, 0)), lax.eq(done, zero))
+            step, diverged, done = (scalar(loop[0].counts, i) for i in range(3))
+            going = lax.bitwise_and(lax.lt(step, scalar(bounds, 0)), lax.eq(done, zero))
             return lax.bitwise_and(going, lax.lt(diverged, zero))
 
         def body(loop: tuple) -> tuple:
             c, rows, epochs = loop
-            step, diverged, done, evals = (_scalar(c.counts, i) for i in range(4))
+            step, diverged, done, evals = (scalar(c.counts, i) for i in range(4))
             fresh = lax.lt(step, zero)
             # The fresh iteration's update is discarded; an infinite value makes a line search
             # accept its first trial there instead of searching on the placeholder state.
-            value = lax.select(fresh, np.array(np.inf, dtype), _scalar(c.values, 0))
+            value = lax.select(fresh, np.array(np.inf, dtype), scalar(c.values, 0))
             extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
             grad = _free(c.grad, c.params, c.box) if bounded else c.grad
             if spec.line_search:  # with bounds, it searches along the projected path
@@ -247,17 +216,22 @@ def build_program(
             state = c.opt_state
             if scheduled:
                 lr = lax.mul(
-                    _scalar(c.settings, 1),
-                    multiplier(_scalar(c.settings, 3), step, _scalar(c.settings, 4), dtype),
+                    scalar(c.settings, 1),
+                    multiplier(scalar(c.settings, 3), step, scalar(c.settings, 4), dtype),
                 )
                 state = with_learning_rate(state, lr)
             updates, state = placeholder.update(grad, state, c.params, **extra)
             moved = optax.apply_updates(c.params, updates)
             if bounded:
                 moved = project(moved, c.box)
-            moved = _cast_like(moved, c.params)
-            params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
-            state = _select(fresh, start_state, _cast_like(state, c.opt_state))
+            moved = cast_like(moved, c.params)
+            # A fresh carry evaluates the start.  One cond for all leaves: a select per leaf
+            # costs a kernel each, every step.
+            params, state = lax.cond(
+                fresh,
+                lambda: (c.params, start_state),
+                lambda: (moved, cast_like(state, c.opt_state)),
+            )
             batches, inputs = c.batches, aux
             if batching:  # the objective at the new params on the next step's minibatch
                 order, seed, epoch_loss = batches
@@ -265,42 +239,59 @@ def build_program(
                 order = minibatch.epoch_order(batching, order, seed, index)
                 inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
             loss, grad = value_and_grad(params, state, inputs)
-            grad = _cast_like(grad, c.grad)
+            grad = cast_like(grad, c.grad)
             loss = lax.convert_element_type(loss, dtype)
             if batching:
-                if batching.full:
-                    epoch_loss = loss
-                else:
-                    epoch_loss = lax.cond(
+
+                def epoch_end(value: jax.Array) -> tuple:
+                    """Record the objective on all the data after epoch ``index / per_epoch``
+                    (its entry ends up holding the last epoch written to it: see rows)."""
+                    done_epochs = lax.div(index, np.int32(batching.per_epoch))
+                    entry = lax.sub(record_slot(done_epochs, scalar(bounds, 4)), np.int32(1))
+                    entry = lax.max(lax.sub(entry, scalar(bounds, 3)), zero)
+                    ends = lax.dynamic_update_slice(epochs, lax.broadcast(value, (1,)), (entry,))
+                    return value, ends
+
+                if batching.full:  # every step ends an epoch: the step's objective is it
+                    epoch_loss, epochs = epoch_end(loss)
+                else:  # only an epoch's last step pays for the evaluation and the record
+                    epoch_loss, epochs = lax.cond(
                         minibatch.epoch_ends(batching, index),
-                        lambda: lax.convert_element_type(objective(params, full), dtype),
-                        lambda: epoch_loss,
+                        lambda: epoch_end(lax.convert_element_type(objective(params, full), dtype)),
+                        lambda: (epoch_loss, epochs),
                     )
                 batches = (order, seed, epoch_loss)
-                done_epochs = lax.div(index, np.int32(batching.per_epoch))
-                entry = lax.sub(_slot(done_epochs, _scalar(bounds, 4)), np.int32(1))
-                entry = lax.max(lax.sub(entry, _scalar(bounds, 3)), zero)
-                epochs = lax.dynamic_update_slice(epochs, lax.broadcast(epoch_loss, (1,)), (entry,))
             free = _free(grad, params, c.box) if bounded else grad
-            now = _vector(loss, _global_norm(free, dtype))
+            if has_tol:
+                now = vector(loss, global_norm(free, dtype))
+                start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
+            else:  # the norm is needed at the start and after the loop only (see below)
+                now = vector(loss, scalar(c.values, 1))
+                start = lax.cond(
+                    fresh,
+                    lambda: vector(loss, global_norm(free, dtype)),
+                    lambda: lax.slice_in_dim(c.values, 2, 4),
+                )
             trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
             if spec.line_search:
                 trials += [lax.convert_element_type(n, np.int32) for n in _searches(state)]
             evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
             step = lax.add(step, np.int32(1))
-            diverged = lax.select(_all_finite(loss, params), diverged, step)
+            # The objective is evaluated at the new values: a non-finite variable almost
+            # always makes it non-finite too.  The variables themselves are checked once per
+            # chunk, after the loop (a check per leaf per step costs kernels every step).
+            diverged = lax.select(lax.is_finite(loss), diverged, step)
             if has_tol:
                 done = lax.convert_element_type(
-                    lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
+                    lax.lt(scalar(now, 1), scalar(c.settings, 0)), np.int32
                 )
             if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
                 # bounds a projected search can stall short of the optimum: gtol only
-                before = _scalar(c.values, 0)
+                before = scalar(c.values, 0)
                 scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
-                stalled = lax.le(lax.sub(before, loss), lax.mul(_scalar(c.settings, 5), scale))
+                stalled = lax.le(lax.sub(before, loss), lax.mul(scalar(c.settings, 5), scale))
                 stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
                 done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
-            start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
             row = [lax.broadcast(loss, (1,))]
             if scheduled:
                 row.append(lax.broadcast(lax.convert_element_type(lr, dtype), (1,)))
@@ -309,10 +300,10 @@ def build_program(
             rows = lax.dynamic_update_slice(
                 rows,
                 lax.broadcast(lax.concatenate(row, 0), (1,)),
-                (lax.sub(_slot(step, _scalar(bounds, 2)), _scalar(bounds, 1)), zero),
+                (lax.sub(record_slot(step, scalar(bounds, 2)), scalar(bounds, 1)), zero),
                 allow_negative_indices=False,
             )
-            counts = _vector(step, diverged, done, evals)
+            counts = vector(step, diverged, done, evals)
             values = lax.concatenate([now, start], 0)
             carry = Carry(params, state, grad, values, counts, c.settings, c.box, batches)
             return carry, rows, epochs
@@ -322,7 +313,28 @@ def build_program(
         )
         rows = lax.full((CHUNK + 1, width), 0, dtype)
         epochs = lax.full((CHUNK + 1 if batching else 0,), 0, dtype)
-        return lax.while_loop(running, body, (carry, rows, epochs))
+        carry, rows, epochs = lax.while_loop(running, body, (carry, rows, epochs))
+        step, diverged = scalar(carry.counts, 0), scalar(carry.counts, 1)
+        hidden = lax.bitwise_and(  # a variable went non-finite under a finite objective
+            lax.lt(diverged, zero),
+            lax.bitwise_not(all_finite(scalar(carry.values, 0), carry.params)),
+        )
+        counts = lax.dynamic_update_slice(
+            carry.counts, lax.broadcast(lax.select(hidden, step, diverged), (1,)), (np.int32(1),)
+        )
+        carry = carry._replace(counts=counts)
+        if not has_tol:  # the gradient norm at the chunk's end, computed once
+            free = _free(carry.grad, carry.params, carry.box) if bounded else carry.grad
+            values = lax.concatenate(
+                [
+                    lax.slice_in_dim(carry.values, 0, 1),
+                    lax.broadcast(global_norm(free, dtype), (1,)),
+                    lax.slice_in_dim(carry.values, 2, 4),
+                ],
+                0,
+            )
+            carry = carry._replace(values=values)
+        return carry, rows, epochs
 
     state = jax.eval_shape(new_state, params, jax.ShapeDtypeStruct((2,), dtype))
     zeros = tuple(np.zeros(p.shape, p.dtype) for p in params)
@@ -342,16 +354,6 @@ def build_program(
     program.width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
     program.row_dtype = np.dtype(dtype)
     return program
-
-
-def _slot(count: jax.Array, stride: jax.Array) -> jax.Array:
-    """``ceil(count / stride)``, written without overflow: the record slot of a step (or an
-    epoch).  Every count ``(m-1)*stride < count <= m*stride`` writes slot ``m``, so the
-    last write, the one kept, is ``m*stride``'s; a run that stops between two multiples
-    leaves its own last count in the next slot."""
-    one = np.int32(1)
-    later = lax.add(lax.div(lax.sub(count, one), stride), one)
-    return lax.select(lax.gt(count, np.int32(0)), later, np.int32(0))
 
 
 def project(params: tuple, box: tuple | None) -> tuple:

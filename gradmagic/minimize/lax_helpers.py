@@ -1,0 +1,57 @@
+"""Small ``lax`` helpers of the compiled loop (:mod:`~gradmagic.minimize.loop`).
+
+Written with ``lax`` rather than ``jax.numpy``: the loop is traced on every new problem,
+and ``jax.numpy``'s checks and promotions cost tracing time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from jax import lax
+
+
+def scalar(vector: jax.Array, i: int) -> jax.Array:
+    return lax.index_in_dim(vector, i, keepdims=False)
+
+
+def vector(*scalars: jax.Array) -> jax.Array:
+    return lax.concatenate([lax.broadcast(s, (1,)) for s in scalars], 0)
+
+
+def global_norm(tree: Any, dtype: Any) -> jax.Array:
+    """Euclidean norm of all leaves together, computed in ``dtype``."""
+    total = None
+    for leaf in jax.tree_util.tree_leaves(tree):
+        leaf = lax.convert_element_type(leaf, dtype)
+        square = lax.mul(leaf, leaf)
+        part = lax.reduce_sum(square, tuple(range(square.ndim))) if square.ndim else square
+        total = part if total is None else lax.add(total, part)
+    return lax.sqrt(total)
+
+
+def all_finite(loss: jax.Array, params: tuple) -> jax.Array:
+    ok = lax.is_finite(loss)
+    for p in params:
+        finite = lax.is_finite(p)
+        if finite.ndim:
+            finite = lax.reduce_and(finite, tuple(range(finite.ndim)))
+        ok = lax.bitwise_and(ok, finite)
+    return ok
+
+
+def cast_like(tree: Any, like: Any) -> Any:
+    """``tree`` with ``like``'s dtypes (strongly typed), so a carry's types never drift."""
+    return jax.tree_util.tree_map(lambda x, ref: lax.convert_element_type(x, ref.dtype), tree, like)
+
+
+def record_slot(count: jax.Array, stride: jax.Array) -> jax.Array:
+    """``ceil(count / stride)``, written without overflow: the record slot of a step (or an
+    epoch).  Every count ``(m-1)*stride < count <= m*stride`` writes slot ``m``, so the
+    last write, the one kept, is ``m*stride``'s; a run that stops between two multiples
+    leaves its own last count in the next slot."""
+    one = np.int32(1)
+    later = lax.add(lax.div(lax.sub(count, one), stride), one)
+    return lax.select(lax.gt(count, np.int32(0)), later, np.int32(0))
