@@ -254,7 +254,6 @@ def test_the_loss_curve_shows_epoch_losses(nb):
         (f"{LINE} --epochs 0", "--epochs must be a whole number >= 1"),
         (f"{LINE} --seed -1", "--seed must be a whole number from 0 to 2**32 - 1"),
         (f"{LINE} --batch 10 --optimizer lbfgs", "L-BFGS's line search needs the same objective"),
-        (f"{LINE} --widgets", "--widgets does not take --data"),
     ],
 )
 def test_bad_data_input_is_one_clear_message(nb, line, says):
