@@ -273,13 +273,22 @@ class GradMagics(Magics):
         steps = 1000 if args.steps is None else args.steps
         settings = {"lr": args.lr, "steps": steps, "momentum": args.momentum, "tol": args.tol}
         scipy_like = line_options.scipy_like(args, problem.names, namespace)
+        if args.static and not args.widgets:
+            raise GradmagicError(
+                "--static is a kind of --widgets panel (one that needs no kernel): add "
+                "--widgets, e.g. %minimize f(x, y) --wrt x,y --widgets --static."
+            )
         if args.widgets:
+            refused = {**scipy_like, "animate": args.animate, "save": args.save, "data": data}
+            if args.static:
+                refused["compare"] = args.compare
+            line_options.refuse("--widgets --static" if args.static else "--widgets", refused)
+            if args.static:
+                from gradmagic.lab.static_panel import StaticPanel
+
+                return StaticPanel(problem, optimizer=args.optimizer, **settings)
             from gradmagic.lab.panel import OptimizerPanel
 
-            line_options.refuse(
-                "--widgets",
-                {**scipy_like, "animate": args.animate, "save": args.save, "data": data},
-            )
             return OptimizerPanel(problem, namespace, optimizer=args.optimizer, **settings)
         if args.compare:
             optimizers = line_options.names(args.compare, "--compare")

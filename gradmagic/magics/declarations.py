@@ -200,6 +200,11 @@ def minimize_arguments(method: Callable) -> Callable:
                 action="store_true",
                 help="An interactive panel: learning rate, optimizer, steps, momentum, start.",
             ),
+            argument(
+                "--static",
+                action="store_true",
+                help="With --widgets: a panel that needs no kernel. Runs for 48 learning rates × the optimizer, sgd, momentum and adam are computed now and embedded with a small script; its slider and menu redraw the loss curve and path in the browser (HTML exports, trusted notebooks; at most 1 MB).",
+            ),
         ]
     ):
         method = declare(method)
