@@ -81,18 +81,17 @@ def run_texts(runs: OptimizerRuns, k: int, problem: Any, tol: float | None) -> d
     else:
         reached = "Converged (gradient norm below --tol)" if runs.converged[k] else "Ran"
         outcome = f"{reached} {steps} steps: objective {render.number(runs.final[k])}"
-        end = runs.path[k, -1]
+        end = runs.ends[k]
         if 0 < len(problem.variables) == end.size:
             ends = zip(problem.variables, end, strict=True)
             outcome += " at " + ", ".join(f"{n} = {render.number(v)}" for n, v in ends)
         outcome += "."
-    steps_asked = int(runs.recorded_steps[-1])
     line = magic_line(
         problem.label,
         problem.names,
         runs.name,
         lr,
-        steps_asked,
+        runs.requested_steps,
         runs.momentum,
         tol,
         start_difference(problem, problem.start),

@@ -80,7 +80,8 @@ class StaticPanel:
         )
         self.chosen = int(np.flatnonzero(self.lrs == rounded(lr))[0])
         scalar = all(np.shape(v) == () for v in problem.start)
-        self.with_path = scalar and len(problem.variables) in (1, 2)
+        recorded_path = self.runs[0].path is not None
+        self.with_path = scalar and len(problem.variables) in (1, 2) and recorded_path
         histories = np.concatenate([r.history for r in self.runs])
         self.limits = None
         if self.with_path:
@@ -205,6 +206,6 @@ def _thinned(runs: OptimizerRuns, keep: np.ndarray) -> OptimizerRuns:
     return replace(
         runs,
         history=runs.history[:, keep],
-        path=runs.path[:, keep],
+        path=None if runs.path is None else runs.path[:, keep],
         recorded_steps=runs.recorded_steps[keep],
     )

@@ -25,6 +25,7 @@ import numpy as np
 from gradmagic.errors import GradmagicError
 from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import resolve_optimizer
+from gradmagic.minimize.record import stride_for
 from gradmagic.minimize.step_size import StepSizeAdvice, rounded
 
 LR_COUNT = 48  # learning rates on the slider
@@ -68,8 +69,21 @@ class OptimizerRuns:
     converged: np.ndarray  # (K,) reached --tol
     diverged_at: np.ndarray  # (K,) the step that went non-finite, -1 for none
     history: np.ndarray  # (K, R) the objective at each recorded step (NaN once diverged)
-    path: np.ndarray  # (K, R, numbers) the variables at each recorded step
-    recorded_steps: np.ndarray  # (R,)
+    path: np.ndarray | None  # (K, R, numbers) the variables at each recorded step (few)
+    ends: np.ndarray  # (K, numbers) where each run ended (its start, if it diverged)
+    recorded_steps: np.ndarray  # (R,) shared by all runs (one that stopped early holds)
+    requested_steps: int
+
+
+def held(series: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    """A batch's series (run, recorded point, ...) on the full record ``recorded``: a batch
+    whose runs all stopped early (converged, diverged) recorded fewer points, and each run
+    holds its last value from then on, so every optimizer shares one step axis."""
+    missing = len(recorded) - series.shape[1]
+    if missing <= 0:
+        return series.astype(float)
+    tail = np.repeat(series[:, -1:], missing, axis=1)
+    return np.concatenate([series, tail], axis=1).astype(float)
 
 
 def menu(chosen: str) -> list[str]:
@@ -103,15 +117,14 @@ def grid_runs(
     """The learning-rate grid and, per optimizer of :func:`menu`, its runs from the
     problem's start: each optimizer's grid in one vectorised batch.  The chosen optimizer
     runs with ``momentum`` (its default when None), the others with their defaults."""
-    try:
-        from gradmagic.minimize.batch import run_batch
-    except ImportError:  # TEMPORARY, until lab-grids lands
-        from gradmagic.lab.batch_fallback import run_batch
+    from gradmagic.minimize.batch import run_batch
 
     check_static(optimizer)
     sgd = StepSizeAdvice.for_optimizer(curvature, resolve_optimizer("sgd"), None)
     lrs = lr_grid(lr, sgd.bound)
     chosen = resolve_optimizer(optimizer).name
+    stride = stride_for(steps, max(points - 1, 1))  # as run_batch records
+    recorded = np.minimum(np.arange(-(-steps // stride) + 1) * stride, steps)
     found = []
     for name in menu(optimizer):
         spec = resolve_optimizer(name)
@@ -121,7 +134,7 @@ def grid_runs(
             problem,
             optimizer=name,
             lrs=lrs,
-            momenta=None if beta is None else np.full(len(lrs), beta),
+            momenta=[beta] * len(lrs),
             steps=steps,
             tol=tol,
             points=points,
@@ -136,9 +149,11 @@ def grid_runs(
                 steps=np.asarray(batch.steps, dtype=int),
                 converged=np.asarray(batch.converged, dtype=bool),
                 diverged_at=np.asarray(batch.diverged_at, dtype=int),
-                history=np.asarray(batch.history, dtype=float),
-                path=np.asarray(batch.path, dtype=float),
-                recorded_steps=np.asarray(batch.recorded_steps, dtype=int),
+                history=held(np.asarray(batch.history, dtype=float), recorded),
+                path=None if batch.path is None else held(np.asarray(batch.path), recorded),
+                ends=np.asarray(batch.ends, dtype=float),
+                recorded_steps=recorded,
+                requested_steps=int(batch.requested_steps),
             )
         )
     return lrs, found
