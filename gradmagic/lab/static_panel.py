@@ -62,16 +62,11 @@ class StaticPanel:
         tol: float | None = None,
         max_bytes: int = MAX_BYTES,
     ) -> None:
-        from gradmagic.minimize.run_curvature import CurvatureMet
-
         check_static(optimizer)  # before anything runs
         self.problem = problem
         self.steps = steps
-        curvature = CurvatureMet(problem).for_start(problem.start, steps)
-        self.curvature = curvature
-        self.lrs, self.runs = grid_runs(
+        self.lrs, self.runs, self.curvature = grid_runs(
             problem,
-            curvature,
             optimizer=optimizer,
             lr=lr,
             steps=steps,

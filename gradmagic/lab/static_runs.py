@@ -26,7 +26,7 @@ from gradmagic.errors import GradmagicError
 from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import resolve_optimizer
 from gradmagic.minimize.record import stride_for
-from gradmagic.minimize.step_size import StepSizeAdvice, rounded
+from gradmagic.minimize.step_size import StepSizeAdvice, lr_text, rounded
 
 LR_COUNT = 48  # learning rates on the slider
 PER_DECADE = 12  # ...12 a decade (so 0.01 on the grid means 0.1 and 0.001 are too)
@@ -105,7 +105,6 @@ def check_static(optimizer: str) -> None:
 
 def grid_runs(
     problem: Any,
-    curvature: Curvature,
     *,
     optimizer: str,
     lr: float,
@@ -113,13 +112,21 @@ def grid_runs(
     momentum: float | None,
     tol: float | None,
     points: int = POINTS,
-) -> tuple[np.ndarray, list[OptimizerRuns]]:
-    """The learning-rate grid and, per optimizer of :func:`menu`, its runs from the
-    problem's start: each optimizer's grid in one vectorised batch.  The chosen optimizer
-    runs with ``momentum`` (its default when None), the others with their defaults."""
+) -> tuple[np.ndarray, list[OptimizerRuns], Curvature]:
+    """The learning-rate grid, per optimizer of :func:`menu` its runs from the problem's
+    start (each optimizer's grid in one vectorised batch), and the curvature they met.
+    The chosen optimizer runs with ``momentum`` (its default when None), the others with
+    their defaults.  The grid is placed by the curvature at the start; the bounds (and
+    texts) use the curvature met along SGD's run at its best step (:func:`met_along`)."""
+    from dataclasses import replace
+
     from gradmagic.minimize.batch import run_batch
+    from gradmagic.minimize.curvature import curvature_along
 
     check_static(optimizer)
+    aux = problem.aux()
+    start = (problem.start,)
+    curvature = curvature_along(problem.objective, start, aux, cache_key=problem.cache_key)[0]
     sgd = StepSizeAdvice.for_optimizer(curvature, resolve_optimizer("sgd"), None)
     lrs = lr_grid(lr, sgd.bound)
     chosen = resolve_optimizer(optimizer).name
@@ -156,4 +163,37 @@ def grid_runs(
                 requested_steps=int(batch.requested_steps),
             )
         )
-    return lrs, found
+    met = met_along(problem, curvature, next(r for r in found if r.name == "sgd"))
+    found = [
+        replace(r, advice=StepSizeAdvice.for_optimizer(met, resolve_optimizer(r.name), r.momentum))
+        for r in found
+    ]
+    return lrs, found, met
+
+
+def met_along(problem: Any, curvature: Curvature, sgd: OptimizerRuns) -> Curvature:
+    """The curvature at the start and along SGD's grid run nearest below its best step
+    2/(λmin+λmax) that did not diverge: the live panel measures the same along its trial
+    run at the best step (:class:`~gradmagic.minimize.run_curvature.CurvatureMet`), here
+    the batch already holds that run, so nothing more is compiled or run.  Without a best
+    step, a stored path, or a stable run there, the curvature at the start."""
+    from types import SimpleNamespace
+
+    from gradmagic.minimize.run_curvature import CurvatureMet
+
+    best = StepSizeAdvice.for_optimizer(curvature, resolve_optimizer("sgd"), None).best
+    scalar = all(np.shape(v) == () for v in problem.start)
+    if best is None or sgd.path is None or not scalar:
+        return curvature
+    stable = np.flatnonzero((sgd.lrs <= best[0] * (1 + 1e-9)) & (sgd.diverged_at < 0))
+    if not stable.size:
+        return curvature
+    k = int(stable[-1])
+    run = SimpleNamespace(
+        path=tuple(sgd.path[k, :, i] for i in range(len(problem.variables))),
+        history=sgd.history[k],
+        diverged_at=None,
+        recorded_steps=sgd.recorded_steps,
+    )
+    what = f"the SGD run at lr = {lr_text(sgd.lrs[k])}"
+    return curvature.most_curved(CurvatureMet(problem).along(run, what))
