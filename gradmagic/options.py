@@ -277,7 +277,8 @@ def training(args: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     """``--data`` names and the ``batch``/``epochs``/``seed`` settings of a ``%minimize``
     line, checked against each other (``{}`` without data)."""
     data = names(args.data, "--data")
-    given = [f"--{o}" for o in ("batch", "epochs", "seed") if getattr(args, o) is not None]
+    own = ("batch", "epochs") if getattr(args, "starts", None) else ("batch", "epochs", "seed")
+    given = [f"--{o}" for o in own if getattr(args, o) is not None]  # --starts seeds its draws
     if not data and given:
         raise GradmagicError(
             f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} data: name the "

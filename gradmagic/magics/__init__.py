@@ -258,10 +258,12 @@ class GradMagics(Magics):
         __tracebackhide__ = True
         from gradmagic.minimize import animation, runs
         from gradmagic.minimize import problem_builder as problems
+        from gradmagic.minimize.lab_line import check_lab_options
 
         wrt = line_options.names(args.wrt, "--wrt")
         name = line_options.variable_name(args.name, "--name")
         save = animation.save_target(args.save)  # checked before anything runs
+        check_lab_options(args)
         namespace = self.shell.user_ns
         source = None if cell is None else self._transformed(cell)
         data, training = line_options.training(args)
@@ -273,16 +275,37 @@ class GradMagics(Magics):
         steps = 1000 if args.steps is None else args.steps
         settings = {"lr": args.lr, "steps": steps, "momentum": args.momentum, "tol": args.tol}
         scipy_like = line_options.scipy_like(args, problem.names, namespace)
+        if args.static and not args.widgets:
+            raise GradmagicError(
+                "--static is a kind of --widgets panel (one that needs no kernel): add "
+                "--widgets, e.g. %minimize f(x, y) --wrt x,y --widgets --static."
+            )
         if args.widgets:
+            refused = {
+                **scipy_like,
+                "animate": args.animate,
+                "save": args.save,
+                "tune": args.tune,
+                "starts": args.starts,
+            }
+            if args.static:
+                refused.update(compare=args.compare, data=data)
+            line_options.refuse("--widgets --static" if args.static else "--widgets", refused)
+            if args.static:
+                from gradmagic.lab.static_panel import StaticPanel
+
+                return StaticPanel(problem, optimizer=args.optimizer, **settings)
             from gradmagic.lab.panel import OptimizerPanel
 
-            line_options.refuse(
-                "--widgets", {**scipy_like, "animate": args.animate, "save": args.save}
-            )
             return OptimizerPanel(
                 problem, namespace, optimizer=args.optimizer, **settings, training=training
             )
-        if args.compare:
+        if args.tune or args.starts:
+            from gradmagic.minimize.lab_line import lab_result
+
+            others = {**scipy_like, "animate": args.animate, "save": args.save, "data": data}
+            result = lab_result(args, problem, settings, {**others, "plot": args.plot})
+        elif args.compare:
             optimizers = line_options.names(args.compare, "--compare")
             line_options.refuse("--compare", {"callback": scipy_like.pop("callback")})
             result = runs.compare_optimizers(

@@ -162,7 +162,7 @@ def minimize_arguments(method: Callable) -> Callable:
                 "--seed",
                 type=int,
                 metavar="S",
-                help="Seed of each epoch's shuffle (default 0): the same seed, the same run.",
+                help="Seed of each epoch's shuffle, or of --starts' random draws (default 0): the same seed, the same run.",
             ),
             argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5."),
             argument(
@@ -179,6 +179,26 @@ def minimize_arguments(method: Callable) -> Callable:
                 "--compare",
                 metavar="OPTIMIZERS",
                 help="Run each optimizer (comma-separated) from the same start; variables unchanged.",
+            ),
+            argument(
+                "--tune",
+                action="store_true",
+                help="Tune each optimizer (--compare's, else --optimizer): every learning rate of --tune-grid × momentum/β1 in 0, 0.5, 0.9, 0.99 in one vectorised program; the best setting (fewest steps to --tol, else lowest final objective; never a diverged run), heat maps, the best paths. Variables unchanged.",
+            ),
+            argument(
+                "--tune-grid",
+                metavar="LOW:HIGH:COUNT",
+                help="--tune's learning rates, log-spaced (default 1e-4:10:24).",
+            ),
+            argument(
+                "--starts",
+                metavar="N|grid:K",
+                help="Run from N seeded random starts (or a K×K grid) in --box, in one vectorised program: the paths coloured by the minimum each reaches, and a table of the minima found. Variables unchanged.",
+            ),
+            argument(
+                "--box",
+                metavar="BOX",
+                help="Where --starts draws: x=-3:3,y=-3:3 (default: a gradmagic.functions function's box, else ±2 around the start).",
             ),
             argument(
                 "--plot",
@@ -199,6 +219,11 @@ def minimize_arguments(method: Callable) -> Callable:
                 "--widgets",
                 action="store_true",
                 help="An interactive panel: learning rate, optimizer, steps, momentum, start.",
+            ),
+            argument(
+                "--static",
+                action="store_true",
+                help="With --widgets: a panel that needs no kernel. Runs for 48 learning rates × the optimizer, sgd, momentum and adam are computed now and embedded with a small script; its slider and menu redraw the loss curve and path in the browser (HTML exports, trusted notebooks; at most 1 MB).",
             ),
         ]
     ):

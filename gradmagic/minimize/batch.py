@@ -1,0 +1,269 @@
+"""Many runs of one problem in one compiled program: ``--tune`` grids and ``--starts``.
+
+:func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together:
+``jax.vmap`` of the single-run chunk function of :mod:`~gradmagic.minimize.loop` over the
+carry, so the N runs share one executable and one launch per chunk instead of N compiles or
+N Python loops.  Under ``vmap`` a ``lax.while_loop`` keeps stepping while *any* run is
+still going, and JAX's batching rule keeps the carry of a run whose own condition is false
+unchanged (a ``select`` on its predicate), so a run that converged or diverged stops
+exactly where it would alone: results equal single ``%minimize`` runs at the same settings.
+
+* **No recompiles.**  Learning rates, momenta and starts are traced values in the carry, so
+  a new grid of the same size reuses the program; N is padded up to a bucket (a multiple
+  of :data:`BUCKET`) so nearby sizes share one too.
+* **Scale-out.**  With several devices (GPUs, TPU cores, or CPU devices forced with
+  ``XLA_FLAGS=--xla_force_host_platform_device_count=4``) the run axis is sharded over a
+  1-D mesh of all of them (``jax.sharding.NamedSharding``): one program, data-parallel over
+  the runs, the same results.
+* **Small records.**  Each run keeps about ``points`` rows (every ``stride``-th step, the
+  first and last always), on a step axis shared by all runs: a run that stopped early
+  holds its last row from then on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradmagic.errors import GradmagicError
+from gradmagic.minimize.driver import LINE_SEARCH_TOL, program_for
+from gradmagic.minimize.loop import CHUNK, FTOL, Carry, ChunkProgram, Jit
+from gradmagic.minimize.optimizers import resolve_optimizer
+from gradmagic.minimize.record import stride_for
+from gradmagic.program_cache import ProgramCache, arguments_key
+
+BUCKET = 8  # batches are padded to a multiple of this (and of the device count)
+PATH_NUMBERS = 16  # paths are kept only when all variables together hold this few numbers
+PROGRAMS = ProgramCache()  # vmapped chunk programs, by problem, shapes, optimizer and bucket
+
+
+@dataclass(frozen=True, eq=False)
+class BatchRuns:
+    """What N runs found, as NumPy arrays with the run on the first axis.
+
+    As for a single run, a diverged run reports its *starting* values and objective in
+    ``ends``/``final`` (``diverged_at`` says at which step it blew up) while ``history``
+    and ``path`` keep the non-finite step.  ``history[i, k]`` is run ``i``'s objective after
+    ``recorded_steps[k]`` steps (a run that stopped earlier keeps its last value)."""
+
+    optimizer: str
+    variables: tuple[str, ...]
+    lrs: np.ndarray  # (N,)
+    momenta: tuple[float | None, ...]  # (N,): None where the optimizer has no momentum
+    starts: np.ndarray  # (N, numbers): each run's start, variables flattened
+    final: np.ndarray  # (N,) final objective
+    steps: np.ndarray  # (N,) steps taken
+    converged: np.ndarray  # (N,) the gradient norm fell below tol
+    diverged_at: np.ndarray  # (N,) the step that went non-finite, -1: none
+    ends: np.ndarray  # (N, numbers): where each run ended, variables flattened
+    history: np.ndarray  # (N, R)
+    recorded_steps: np.ndarray  # (R,)
+    path: np.ndarray | None  # (N, R, numbers), or None for variables with many numbers
+    tol: float | None
+    requested_steps: int
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.diverged_at >= 0
+
+    def __len__(self) -> int:
+        return len(self.final)
+
+
+def bucket(count: int, devices: int = 1) -> int:
+    """``count`` rounded up to a multiple of :data:`BUCKET` and of ``devices``."""
+    step = math.lcm(BUCKET, devices)
+    return -(-count // step) * step
+
+
+def run_batch(
+    problem: Any,
+    *,
+    optimizer: str,
+    lrs: Sequence[float],
+    momenta: Sequence[float | None],
+    starts: Sequence[Any] | None = None,
+    steps: int,
+    tol: float | None = None,
+    points: int = 201,
+) -> BatchRuns:
+    """Run ``len(lrs)`` settings of ``optimizer`` on ``problem`` in one compiled program.
+
+    Run ``i`` uses ``lrs[i]``, ``momenta[i]`` (None: the optimizer's default, as a single
+    run) and starts at ``starts[v][i]`` for each variable ``v`` (``starts``: one
+    ``(N, *shape)`` array per variable; None: the problem's start).  ``points`` bounds the
+    recorded rows per run.  Problems with ``--data`` are refused (minibatches are per run)."""
+    from gradmagic.minimize.validation import as_variables, check_settings
+
+    if problem.data:
+        raise GradmagicError("--tune and --starts do not take --data yet; drop --data.")
+    spec = resolve_optimizer(optimizer)
+    count = len(lrs)
+    if count < 1 or len(momenta) != count:
+        raise GradmagicError("run_batch needs one momentum (or None) per learning rate.")
+    checked = {
+        (float(lr), m): check_settings(spec, lr, steps, m, tol)
+        for lr, m in dict.fromkeys(zip(lrs, momenta, strict=True))
+    }
+    _, steps, _, tol = next(iter(checked.values()))
+    rates = np.array([checked[float(lr), m][0] for lr, m in zip(lrs, momenta, strict=True)])
+    moms = tuple(checked[float(lr), m][2] for lr, m in zip(lrs, momenta, strict=True))
+    default_tol = tol is None and spec.line_search
+    limit = LINE_SEARCH_TOL if default_tol else tol
+    params = as_variables(problem.start, problem.variables)
+    aux = problem.aux()
+    program = program_for(
+        problem.objective, spec, params, aux, limit is not None, problem.cache_key,
+        problem.variables,
+    )  # fmt: skip
+    first = run_starts(params, starts, count)
+    batched, devices = _batched_program(program, problem, spec.name, params, aux, limit, count)
+    size = bucket(count, devices)
+    settings = np.zeros((size, 6), program.blank.settings.dtype)
+    picked = np.minimum(np.arange(size), count - 1)  # padding repeats the last run
+    settings[:, 0] = math.inf if limit is None else limit
+    settings[:, 1] = rates[picked]
+    settings[:, 2] = [0.0 if moms[i] is None else moms[i] for i in picked]
+    settings[:, 4] = steps
+    settings[:, 5] = FTOL if default_tol else -math.inf
+    carry = _stacked(program.blank, size)._replace(
+        params=tuple(np.ascontiguousarray(p[picked]) for p in first), settings=settings
+    )
+    carry = _placed(carry, devices)
+    stride = stride_for(steps, max(points - 1, 1))
+    counts, values, record, params_out = _drive(batched, carry, aux, steps, stride, program)
+    counts, values, record = counts[:count], values[:count], record[:count]
+    done_steps, diverged_at = counts[:, 0], counts[:, 1]
+    last = max(int(done_steps.max()), 0)
+    slots = _slot(last, stride) + 1
+    filled = np.minimum(np.arange(slots), np.array([_slot(s, stride) for s in done_steps])[:, None])
+    record = np.take_along_axis(record[:, :slots], filled[:, :, None], axis=1)
+    recorded = np.minimum(np.arange(slots) * stride, last)
+    starts_flat = np.concatenate([np.reshape(p, (count, -1)) for p in first], axis=1)
+    ends = np.concatenate([np.reshape(p[:count], (count, -1)) for p in params_out], axis=1)
+    bad = diverged_at >= 0
+    ends[bad] = starts_flat[bad]
+    final = np.where(bad | (done_steps == 0), values[:, 2], values[:, 0])
+    numbers = starts_flat.shape[1]
+    return BatchRuns(
+        optimizer=spec.name,
+        variables=tuple(problem.variables),
+        lrs=rates,
+        momenta=moms,
+        starts=starts_flat,
+        final=final.astype(program.loss_dtype),
+        steps=done_steps.astype(np.int64),
+        converged=(counts[:, 2] > 0) & (limit is not None),
+        diverged_at=diverged_at.astype(np.int64),
+        ends=ends,
+        history=record[:, :, 0].astype(program.loss_dtype),
+        recorded_steps=recorded,
+        path=record[:, :, 1:] if program.record_path and numbers <= PATH_NUMBERS else None,
+        tol=limit,
+        requested_steps=steps,
+    )
+
+
+def run_starts(params: tuple, starts: Sequence[Any] | None, count: int) -> list[np.ndarray]:
+    """One ``(count, *shape)`` array per variable, in the variable's dtype."""
+    if starts is None:
+        return [np.broadcast_to(np.asarray(p), (count, *np.shape(p))) for p in params]
+    if len(starts) != len(params):
+        raise GradmagicError(f"starts: give one array per variable ({len(params)}).")
+    arrays = []
+    for p, s in zip(params, starts, strict=True):
+        s = np.asarray(s, dtype=np.asarray(p).dtype)
+        if s.shape != (count, *np.shape(p)):
+            raise GradmagicError(
+                f"starts: expected shape {(count, *np.shape(p))} for a variable, got {s.shape}."
+            )
+        arrays.append(s)
+    return arrays
+
+
+def _batched_program(
+    program: ChunkProgram,
+    problem: Any,
+    optimizer: str,
+    params: tuple,
+    aux: Any,
+    tol: float | None,
+    count: int,
+) -> tuple[Jit, int]:
+    """The vmapped chunk program for this problem and bucket, and the devices it spans."""
+    import jax
+
+    devices = jax.device_count()
+    size = bucket(count, devices)
+    key = (
+        problem.cache_key, arguments_key(params, aux), optimizer, tol is not None, size,
+        devices, "batch",
+    )  # fmt: skip
+
+    def build() -> Jit:
+        return Jit(jax.vmap(program.chunk.fn, in_axes=(0, None, None, None)), program.chunk.options)
+
+    return PROGRAMS.get_or_build(key, build), devices
+
+
+def _stacked(blank: Carry, size: int) -> Carry:
+    """``size`` copies of a fresh carry, stacked on a new first axis."""
+    import jax
+
+    return jax.tree_util.tree_map(
+        lambda x: np.broadcast_to(np.asarray(x), (size, *np.shape(x))).copy(), blank
+    )
+
+
+def _placed(carry: Carry, devices: int) -> Any:
+    """With several devices, the carry split over them along the run axis."""
+    import jax
+
+    if devices == 1:
+        return carry
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()), ("runs",))
+    return jax.device_put(carry, NamedSharding(mesh, PartitionSpec("runs")))
+
+
+def _slot(count: int, stride: int) -> int:
+    """The record slot of step ``count``: ``ceil(count / stride)`` (as the loop writes it)."""
+    return -(-count // stride) if count > 0 else 0
+
+
+def _drive(
+    batched: Jit, carry: Carry, aux: Any, steps: int, stride: int, program: ChunkProgram
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Call the vmapped chunk until every run stopped; returns counts, values, the record
+    ``(N, slots, width)`` (slots after a run's last one unset) and the final params."""
+    import jax
+
+    size = carry.settings.shape[0]
+    slots = _slot(steps, stride) + 1
+    record = np.zeros((size, slots + 1, program.width), program.row_dtype)
+    before = np.full(size, -1)
+    reached = -1  # the step count of the runs still going (they move in lockstep)
+    while True:
+        recorded = reached // stride + 1 if reached >= 0 else 0
+        end = min(steps, max(reached, 0) + CHUNK * stride)
+        bounds = np.array([end, recorded, stride, 0, 1], np.int32)
+        carry, rows, _ = batched(carry, aux, bounds, ())
+        counts, values, rows = jax.device_get((carry.counts, carry.values, rows))
+        after = counts[:, 0]
+        moved = after > before
+        if moved.any():
+            top = _slot(int(after[moved].max()), stride)
+            width = top - recorded + 1
+            record[moved, recorded : top + 1] = rows[moved, :width]
+        going = (after < steps) & (counts[:, 2] == 0) & (counts[:, 1] < 0)
+        before = after
+        if not going.any():
+            break
+        reached = int(after[going].max())
+    params = jax.device_get(carry.params)
+    return counts, values, record, params
