@@ -232,6 +232,32 @@ fig.tight_layout()
 show(fig)
 
 # %% [markdown]
+# ## A panel that needs no kernel
+#
+# The live panel lives in the kernel: close the notebook, or open its HTML export, and the
+# slider is gone. `--widgets --static` computes the runs up front instead: 48 learning
+# rates for each of four optimizers (the chosen one, sgd, momentum and adam), all of one
+# optimizer's runs in one vectorised program, and embeds them with a small script. Its
+# slider and menu redraw the loss curve and the path in the browser, with no kernel, in an
+# exported HTML file opened from disk too. The ▲ marks each optimizer's stability bound,
+# as in the live panel.
+#
+# JupyterLab runs the script only in a *trusted* notebook (one you ran yourself, or
+# trusted with the command palette's "Trust Notebook"); an untrusted one shows a still
+# picture of the chosen setting and says so.
+
+# %%
+x = 1.0
+y = 1.0
+# %minimize x**2 + 10*y**2 --wrt x,y --lr 0.01 --steps 200 --widgets --static
+
+# %% [markdown]
+# Move the slider past the ▲ with sgd selected and the path zigzags out of the picture;
+# switch to momentum and the marker moves right, to $2(1 + \beta)/\lambda_{\max}$. The
+# static panel cannot run a setting it did not compute (a momentum of your choice, a new
+# start): for that, the live panel.
+
+# %% [markdown]
 # ## Your turn
 #
 # Predict, then run; the answers are in the collapsed cells.
