@@ -100,6 +100,8 @@ area, _tape.gradient("area", "width")
 #
 # 10. [Fitting a model](10-fitting-a-model.ipynb): parameters in dicts and lists of layers
 #    (pytrees), training on minibatches with `--data`, a model's curvature.
+# 11. [Comparing optimizers fairly](11-optimizers-fairly.ipynb): test functions, tuned
+#    comparisons, basins from many starts, animations and a panel that needs no kernel.
 # 12. [Inside the tape](12-inside-the-tape.ipynb): the chain rule by hand on a drawn
 #    graph, forward and reverse passes, and why one reverse pass gives every partial.
 # 13. [When numbers lie](13-when-numbers-lie.ipynb): float32 spacing, stalls on tiny

@@ -270,5 +270,5 @@ print("seed 1 differs:", not np.array_equal(finals[0], finals[2]))
 # ends elsewhere (close, but not equal).
 
 # %% [markdown]
-# Next: [12. Inside the tape](12-inside-the-tape.ipynb), how reverse mode gets every
-# partial derivative in one pass.
+# Next: [11. Comparing optimizers fairly](11-optimizers-fairly.ipynb): tuned comparisons,
+# many starts, animations and a panel that needs no kernel.
