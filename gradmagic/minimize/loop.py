@@ -147,6 +147,7 @@ class ChunkProgram:
         self.scheduled = False  # rows hold each step's learning rate in column 1
         self.width = 1  # numbers per recorded row
         self.row_dtype = np.dtype(np.float32)
+        self.parts: tuple = ()  # (start_state_of, running, advance): see minimize.batch
 
     def fresh_carry(
         self,
@@ -222,107 +223,111 @@ def build_program(
     def new_state(params: tuple, hyper: jax.Array) -> Any:
         return make_optimizer(spec, _scalar(hyper, 0), _scalar(hyper, 1)).init(params)
 
-    def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
-        full = {**aux, **data} if batching else aux  # the objective on all the data
+    def start_state_of(carry: Carry) -> Any:
         hyper = lax.slice_in_dim(carry.settings, 1, 3)
-        start_state = _cast_like(new_state(carry.params, hyper), carry.opt_state)
+        return _cast_like(new_state(carry.params, hyper), carry.opt_state)
 
-        def running(loop: tuple) -> jax.Array:
-            step, diverged, done = (_scalar(loop[0].counts, i) for i in range(3))
-            going = lax.bitwise_and(lax.lt(step, _scalar(bounds, 0)), lax.eq(done, zero))
-            return lax.bitwise_and(going, lax.lt(diverged, zero))
+    def running(c: Carry, bounds: jax.Array) -> jax.Array:
+        step, diverged, done = (_scalar(c.counts, i) for i in range(3))
+        going = lax.bitwise_and(lax.lt(step, _scalar(bounds, 0)), lax.eq(done, zero))
+        return lax.bitwise_and(going, lax.lt(diverged, zero))
+
+    def advance(c: Carry, start_state: Any, aux: Any, bounds: Any, data: Any, epochs: Any) -> tuple:
+        """One iteration: the next carry, its record row and the epoch losses."""
+        full = {**aux, **data} if batching else aux  # the objective on all the data
+        step, diverged, done, evals = (_scalar(c.counts, i) for i in range(4))
+        fresh = lax.lt(step, zero)
+        # The fresh iteration's update is discarded; an infinite value makes a line search
+        # accept its first trial there instead of searching on the placeholder state.
+        value = lax.select(fresh, np.array(np.inf, dtype), _scalar(c.values, 0))
+        extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
+        grad = _free(c.grad, c.params, c.box) if bounded else c.grad
+        if spec.line_search:  # with bounds, it searches along the projected path
+            box = c.box if bounded else None
+            extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), full))
+        state = c.opt_state
+        if scheduled:
+            lr = lax.mul(
+                _scalar(c.settings, 1),
+                multiplier(_scalar(c.settings, 3), step, _scalar(c.settings, 4), dtype),
+            )
+            state = with_learning_rate(state, lr)
+        updates, state = placeholder.update(grad, state, c.params, **extra)
+        moved = optax.apply_updates(c.params, updates)
+        if bounded:
+            moved = project(moved, c.box)
+        moved = _cast_like(moved, c.params)
+        params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
+        state = _select(fresh, start_state, _cast_like(state, c.opt_state))
+        batches, inputs = c.batches, aux
+        if batching:  # the objective at the new params on the next step's minibatch
+            order, seed, epoch_loss = batches
+            index = lax.add(step, np.int32(1))
+            order = minibatch.epoch_order(batching, order, seed, index)
+            inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
+        loss, grad = value_and_grad(params, state, inputs)
+        grad = _cast_like(grad, c.grad)
+        loss = lax.convert_element_type(loss, dtype)
+        if batching:
+            if batching.full:
+                epoch_loss = loss
+            else:
+                epoch_loss = lax.cond(
+                    minibatch.epoch_ends(batching, index),
+                    lambda: lax.convert_element_type(objective(params, full), dtype),
+                    lambda: epoch_loss,
+                )
+            batches = (order, seed, epoch_loss)
+            done_epochs = lax.div(index, np.int32(batching.per_epoch))
+            entry = lax.sub(_slot(done_epochs, _scalar(bounds, 4)), np.int32(1))
+            entry = lax.max(lax.sub(entry, _scalar(bounds, 3)), zero)
+            epochs = lax.dynamic_update_slice(epochs, lax.broadcast(epoch_loss, (1,)), (entry,))
+        free = _free(grad, params, c.box) if bounded else grad
+        now = _vector(loss, _global_norm(free, dtype))
+        trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
+        if spec.line_search:
+            trials += [lax.convert_element_type(n, np.int32) for n in _searches(state)]
+        evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
+        step = lax.add(step, np.int32(1))
+        diverged = lax.select(_all_finite(loss, params), diverged, step)
+        if has_tol:
+            done = lax.convert_element_type(
+                lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
+            )
+        if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
+            # bounds a projected search can stall short of the optimum: gtol only
+            before = _scalar(c.values, 0)
+            scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
+            stalled = lax.le(lax.sub(before, loss), lax.mul(_scalar(c.settings, 5), scale))
+            stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
+            done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
+        start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
+        row = [lax.broadcast(loss, (1,))]
+        if scheduled:
+            row.append(lax.broadcast(lax.convert_element_type(lr, dtype), (1,)))
+        if record_path:
+            row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
+        counts = _vector(step, diverged, done, evals)
+        values = lax.concatenate([now, start], 0)
+        carry = Carry(params, state, grad, values, counts, c.settings, c.box, batches)
+        return carry, lax.concatenate(row, 0), epochs
+
+    width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+
+    def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
+        start_state = start_state_of(carry)
 
         def body(loop: tuple) -> tuple:
-            c, rows, epochs = loop
-            step, diverged, done, evals = (_scalar(c.counts, i) for i in range(4))
-            fresh = lax.lt(step, zero)
-            # The fresh iteration's update is discarded; an infinite value makes a line search
-            # accept its first trial there instead of searching on the placeholder state.
-            value = lax.select(fresh, np.array(np.inf, dtype), _scalar(c.values, 0))
-            extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
-            grad = _free(c.grad, c.params, c.box) if bounded else c.grad
-            if spec.line_search:  # with bounds, it searches along the projected path
-                box = c.box if bounded else None
-                extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), full))
-            state = c.opt_state
-            if scheduled:
-                lr = lax.mul(
-                    _scalar(c.settings, 1),
-                    multiplier(_scalar(c.settings, 3), step, _scalar(c.settings, 4), dtype),
-                )
-                state = with_learning_rate(state, lr)
-            updates, state = placeholder.update(grad, state, c.params, **extra)
-            moved = optax.apply_updates(c.params, updates)
-            if bounded:
-                moved = project(moved, c.box)
-            moved = _cast_like(moved, c.params)
-            params = _select(fresh, c.params, moved)  # a fresh carry evaluates the start
-            state = _select(fresh, start_state, _cast_like(state, c.opt_state))
-            batches, inputs = c.batches, aux
-            if batching:  # the objective at the new params on the next step's minibatch
-                order, seed, epoch_loss = batches
-                index = lax.add(step, np.int32(1))
-                order = minibatch.epoch_order(batching, order, seed, index)
-                inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
-            loss, grad = value_and_grad(params, state, inputs)
-            grad = _cast_like(grad, c.grad)
-            loss = lax.convert_element_type(loss, dtype)
-            if batching:
-                if batching.full:
-                    epoch_loss = loss
-                else:
-                    epoch_loss = lax.cond(
-                        minibatch.epoch_ends(batching, index),
-                        lambda: lax.convert_element_type(objective(params, full), dtype),
-                        lambda: epoch_loss,
-                    )
-                batches = (order, seed, epoch_loss)
-                done_epochs = lax.div(index, np.int32(batching.per_epoch))
-                entry = lax.sub(_slot(done_epochs, _scalar(bounds, 4)), np.int32(1))
-                entry = lax.max(lax.sub(entry, _scalar(bounds, 3)), zero)
-                epochs = lax.dynamic_update_slice(epochs, lax.broadcast(epoch_loss, (1,)), (entry,))
-            free = _free(grad, params, c.box) if bounded else grad
-            now = _vector(loss, _global_norm(free, dtype))
-            trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
-            if spec.line_search:
-                trials += [lax.convert_element_type(n, np.int32) for n in _searches(state)]
-            evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
-            step = lax.add(step, np.int32(1))
-            diverged = lax.select(_all_finite(loss, params), diverged, step)
-            if has_tol:
-                done = lax.convert_element_type(
-                    lax.lt(_scalar(now, 1), _scalar(c.settings, 0)), np.int32
-                )
-            if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
-                # bounds a projected search can stall short of the optimum: gtol only
-                before = _scalar(c.values, 0)
-                scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
-                stalled = lax.le(lax.sub(before, loss), lax.mul(_scalar(c.settings, 5), scale))
-                stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
-                done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
-            start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
-            row = [lax.broadcast(loss, (1,))]
-            if scheduled:
-                row.append(lax.broadcast(lax.convert_element_type(lr, dtype), (1,)))
-            if record_path:
-                row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
+            c, row, epochs = advance(loop[0], start_state, aux, bounds, data, loop[2])
+            slot = lax.sub(_slot(_scalar(c.counts, 0), _scalar(bounds, 2)), _scalar(bounds, 1))
             rows = lax.dynamic_update_slice(
-                rows,
-                lax.broadcast(lax.concatenate(row, 0), (1,)),
-                (lax.sub(_slot(step, _scalar(bounds, 2)), _scalar(bounds, 1)), zero),
-                allow_negative_indices=False,
+                loop[1], lax.broadcast(row, (1,)), (slot, zero), allow_negative_indices=False
             )
-            counts = _vector(step, diverged, done, evals)
-            values = lax.concatenate([now, start], 0)
-            carry = Carry(params, state, grad, values, counts, c.settings, c.box, batches)
-            return carry, rows, epochs
+            return c, rows, epochs
 
-        width = (
-            1 + scheduled + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
-        )
         rows = lax.full((CHUNK + 1, width), 0, dtype)
         epochs = lax.full((CHUNK + 1 if batching else 0,), 0, dtype)
-        return lax.while_loop(running, body, (carry, rows, epochs))
+        return lax.while_loop(lambda loop: running(loop[0], bounds), body, (carry, rows, epochs))
 
     state = jax.eval_shape(new_state, params, jax.ShapeDtypeStruct((2,), dtype))
     zeros = tuple(np.zeros(p.shape, p.dtype) for p in params)
@@ -339,8 +344,9 @@ def build_program(
     options = COMPILER_OPTIONS if fast_compile else None
     program = ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
     program.scheduled = scheduled
-    program.width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+    program.width = width
     program.row_dtype = np.dtype(dtype)
+    program.parts = (start_state_of, running, advance)
     return program
 
 
