@@ -18,6 +18,7 @@ MODULES = (
     "bench.cold_bench",
     "bench.panel_bench",
     "bench.animation_bench",
+    "bench.lab_bench",
     "bench.hvp_bench",
     "bench.memory_bench",
 )

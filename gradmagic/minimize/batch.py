@@ -1,12 +1,12 @@
 """Many runs of one problem in one compiled program: ``--tune`` grids and ``--starts``.
 
-:func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together:
-``jax.vmap`` of the single-run chunk function of :mod:`~gradmagic.minimize.loop` over the
-carry, so the N runs share one executable and one launch per chunk instead of N compiles or
-N Python loops.  Under ``vmap`` a ``lax.while_loop`` keeps stepping while *any* run is
-still going, and JAX's batching rule keeps the carry of a run whose own condition is false
-unchanged (a ``select`` on its predicate), so a run that converged or diverged stops
-exactly where it would alone: results equal single ``%minimize`` runs at the same settings.
+:func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together
+in one compiled program (:func:`batched_chunk`): a ``lax.while_loop`` whose body is
+``jax.vmap`` of the single-run loop's own step (:mod:`~gradmagic.minimize.loop`), so the N
+runs share one executable and one launch per chunk instead of N compiles or N Python
+loops.  A run whose own condition (the single loop's) is false keeps its carry, so it stops
+exactly where it would alone: results equal single ``%minimize`` runs at the same settings
+(to float32 rounding).
 
 * **No recompiles.**  Learning rates, momenta and starts are traced values in the carry, so
   a new grid of the same size reuses the program; N is padded up to a bucket (a multiple
