@@ -19,6 +19,7 @@ MODULES = (
     "bench.panel_bench",
     "bench.animation_bench",
     "bench.static_bench",
+    "bench.lab_bench",
     "bench.hvp_bench",
     "bench.memory_bench",
     "bench.mlp_bench",

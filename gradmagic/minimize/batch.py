@@ -1,12 +1,12 @@
 """Many runs of one problem in one compiled program: ``--tune`` grids and ``--starts``.
 
-:func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together:
-``jax.vmap`` of the single-run chunk function of :mod:`~gradmagic.minimize.loop` over the
-carry, so the N runs share one executable and one launch per chunk instead of N compiles or
-N Python loops.  Under ``vmap`` a ``lax.while_loop`` keeps stepping while *any* run is
-still going, and JAX's batching rule keeps the carry of a run whose own condition is false
-unchanged (a ``select`` on its predicate), so a run that converged or diverged stops
-exactly where it would alone: results equal single ``%minimize`` runs at the same settings.
+:func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together
+in one compiled program (:func:`batched_chunk`): a ``lax.while_loop`` whose body is
+``jax.vmap`` of the single-run loop's own step (:mod:`~gradmagic.minimize.loop`), so the N
+runs share one executable and one launch per chunk instead of N compiles or N Python
+loops.  A run whose own condition (the single loop's) is false keeps its carry, so it stops
+exactly where it would alone: results equal single ``%minimize`` runs at the same settings
+(to float32 rounding).
 
 * **No recompiles.**  Learning rates, momenta and starts are traced values in the carry, so
   a new grid of the same size reuses the program; N is padded up to a bucket (a multiple
@@ -205,9 +205,53 @@ def _batched_program(
     )  # fmt: skip
 
     def build() -> Jit:
-        return Jit(jax.vmap(program.chunk.fn, in_axes=(0, None, None, None)), program.chunk.options)
+        return Jit(batched_chunk(program), program.chunk.options)
 
     return PROGRAMS.get_or_build(key, build), devices
+
+
+def batched_chunk(program: ChunkProgram) -> Any:
+    """``chunk(carry, aux, bounds)`` for a carry with a run axis: one ``lax.while_loop``
+    whose body steps every run at once (``jax.vmap`` of the single loop's step) and keeps
+    the carry of each run that has stopped (the single loop's own condition, per run).
+
+    The runs still going are all at the same step (``bounds[3]`` at the chunk's start), so
+    the record slot is one shared index and each step writes one row per run, instead of
+    ``vmap`` of the whole single-run loop, which would select (copy) every run's record
+    buffer on every step.  ``bounds`` is ``[end, first slot, stride, step]``."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    start_state_of, running, advance = program.parts
+    going = jax.vmap(running, in_axes=(0, None))
+
+    def chunk(carry: Carry, aux: Any, bounds: Any) -> tuple:
+        starts = jax.vmap(start_state_of)(carry)
+        step = jax.vmap(lambda c, s: advance(c, s, aux, bounds, (), ())[:2])
+
+        def body(loop: tuple) -> tuple:
+            c, rows, reached, keep = loop
+            moved, row = step(c, starts)
+            c = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(keep.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
+                moved,
+                c,
+            )
+            reached = reached + 1
+            slot = jnp.where(reached > 0, (reached - 1) // bounds[2] + 1, 0) - bounds[1]
+            # a stopped run's row here is discarded on the host (see _drive): no select
+            rows = lax.dynamic_update_slice_in_dim(rows, row[:, None], slot, axis=1)
+            return c, rows, reached, going(c, bounds)
+
+        size = carry.settings.shape[0]
+        rows = jnp.zeros((size, CHUNK + 1, program.width), program.row_dtype)
+        more = lambda loop: jnp.any(loop[3])  # noqa: E731
+        start = (carry, rows, bounds[3], going(carry, bounds))
+        carry, rows, _, _ = lax.while_loop(more, body, start)
+        return carry, rows
+
+    return chunk
 
 
 def _stacked(blank: Carry, size: int) -> Carry:
@@ -251,8 +295,8 @@ def _drive(
     while True:
         recorded = reached // stride + 1 if reached >= 0 else 0
         end = min(steps, max(reached, 0) + CHUNK * stride)
-        bounds = np.array([end, recorded, stride, 0, 1], np.int32)
-        carry, rows, _ = batched(carry, aux, bounds, ())
+        bounds = np.array([end, recorded, stride, reached], np.int32)
+        carry, rows = batched(carry, aux, bounds)
         counts, values, rows = jax.device_get((carry.counts, carry.values, rows))
         after = counts[:, 0]
         moved = after > before
@@ -266,4 +310,13 @@ def _drive(
             break
         reached = int(after[going].max())
     params = jax.device_get(carry.params)
+    # Each run's last row, from its final carry: the device wrote rows for every run at
+    # every step, and a run's rows after it stopped (its last slot too, when others went
+    # on within that slot) came from a step that was then discarded.
+    last = [values[:, :1].astype(program.row_dtype)]
+    if program.record_path:
+        last += [np.reshape(p, (size, -1)).astype(program.row_dtype) for p in params]
+    record[np.arange(size), [_slot(int(s), stride) for s in counts[:, 0]]] = np.concatenate(
+        last, axis=1
+    )
     return counts, values, record, params

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 from jax import lax
 
 
@@ -55,3 +57,23 @@ def record_slot(count: jax.Array, stride: jax.Array) -> jax.Array:
     one = np.int32(1)
     later = lax.add(lax.div(lax.sub(count, one), stride), one)
     return lax.select(lax.gt(count, np.int32(0)), later, np.int32(0))
+
+
+def line_search_trials(state: Any) -> list:
+    """The line-search trials of the last update, from each zoom line-search state in
+    ``state`` (each trial evaluates the objective and its gradient once)."""
+    found = jax.tree_util.tree_leaves(
+        state, is_leaf=lambda x: isinstance(x, optax.ScaleByZoomLinesearchState)
+    )
+    return [
+        s.info.num_linesearch_steps
+        for s in found
+        if isinstance(s, optax.ScaleByZoomLinesearchState)
+    ]
+
+
+def host_zeros(like: jax.ShapeDtypeStruct) -> Any:
+    """Host zeros shaped like ``like`` (device ones for PRNG keys, which numpy cannot hold)."""
+    if jax.dtypes.issubdtype(like.dtype, jax.dtypes.extended):
+        return jnp.zeros(like.shape, like.dtype)
+    return np.zeros(like.shape, like.dtype)

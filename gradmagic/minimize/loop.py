@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
@@ -34,6 +33,8 @@ from gradmagic.minimize.lax_helpers import (
     all_finite,
     cast_like,
     global_norm,
+    host_zeros,
+    line_search_trials,
     record_slot,
     scalar,
     vector,
@@ -116,6 +117,7 @@ class ChunkProgram:
         self.scheduled = False  # rows hold each step's learning rate in column 1
         self.width = 1  # numbers per recorded row
         self.row_dtype = np.dtype(np.float32)
+        self.parts: tuple = ()  # (start_state_of, running, advance): see minimize.batch
 
     def fresh_carry(
         self,
@@ -191,129 +193,134 @@ def build_program(
     def new_state(params: tuple, hyper: jax.Array) -> Any:
         return make_optimizer(spec, scalar(hyper, 0), scalar(hyper, 1)).init(params)
 
-    def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
-        full = {**aux, **data} if batching else aux  # the objective on all the data
+    def start_state_of(carry: Carry) -> Any:
         hyper = lax.slice_in_dim(carry.settings, 1, 3)
-        start_state = cast_like(new_state(carry.params, hyper), carry.opt_state)
+        return cast_like(new_state(carry.params, hyper), carry.opt_state)
 
-        def running(loop: tuple) -> jax.Array:
-            step, diverged, done = (scalar(loop[0].counts, i) for i in range(3))
-            going = lax.bitwise_and(lax.lt(step, scalar(bounds, 0)), lax.eq(done, zero))
-            return lax.bitwise_and(going, lax.lt(diverged, zero))
+    def running(c: Carry, bounds: jax.Array) -> jax.Array:
+        step, diverged, done = (scalar(c.counts, i) for i in range(3))
+        going = lax.bitwise_and(lax.lt(step, scalar(bounds, 0)), lax.eq(done, zero))
+        return lax.bitwise_and(going, lax.lt(diverged, zero))
+
+    def advance(c: Carry, start_state: Any, aux: Any, bounds: Any, data: Any, epochs: Any) -> tuple:
+        """One iteration: the next carry, its record row and the epoch losses (shared by
+        the single-run chunk below and the batched loop of :mod:`~gradmagic.minimize.batch`)."""
+        full = {**aux, **data} if batching else aux  # the objective on all the data
+        step, diverged, done, evals = (scalar(c.counts, i) for i in range(4))
+        fresh = lax.lt(step, zero)
+        # The fresh iteration's update is discarded; an infinite value makes a line search
+        # accept its first trial there instead of searching on the placeholder state.
+        value = lax.select(fresh, np.array(np.inf, dtype), scalar(c.values, 0))
+        extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
+        grad = _free(c.grad, c.params, c.box) if bounded else c.grad
+        if spec.line_search:  # with bounds, it searches along the projected path
+            box = c.box if bounded else None
+            extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), full))
+        state = c.opt_state
+        if scheduled:
+            lr = lax.mul(
+                scalar(c.settings, 1),
+                multiplier(scalar(c.settings, 3), step, scalar(c.settings, 4), dtype),
+            )
+            state = with_learning_rate(state, lr)
+        updates, state = placeholder.update(grad, state, c.params, **extra)
+        moved = optax.apply_updates(c.params, updates)
+        if bounded:
+            moved = project(moved, c.box)
+        moved = cast_like(moved, c.params)
+        # A fresh carry evaluates the start.  One cond for all leaves: a select per leaf
+        # costs a kernel each, every step.
+        params, state = lax.cond(
+            fresh,
+            lambda: (c.params, start_state),
+            lambda: (moved, cast_like(state, c.opt_state)),
+        )
+        batches, inputs = c.batches, aux
+        if batching:  # the objective at the new params on the next step's minibatch
+            order, seed, epoch_loss = batches
+            index = lax.add(step, np.int32(1))
+            order = minibatch.epoch_order(batching, order, seed, index)
+            inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
+        loss, grad = value_and_grad(params, state, inputs)
+        grad = cast_like(grad, c.grad)
+        loss = lax.convert_element_type(loss, dtype)
+        if batching:
+
+            def epoch_end(value: jax.Array) -> tuple:
+                """Record the objective on all the data after epoch ``index / per_epoch``
+                (its entry ends up holding the last epoch written to it: see rows)."""
+                done_epochs = lax.div(index, np.int32(batching.per_epoch))
+                entry = lax.sub(record_slot(done_epochs, scalar(bounds, 4)), np.int32(1))
+                entry = lax.max(lax.sub(entry, scalar(bounds, 3)), zero)
+                ends = lax.dynamic_update_slice(epochs, lax.broadcast(value, (1,)), (entry,))
+                return value, ends
+
+            if batching.full:  # every step ends an epoch: the step's objective is it
+                epoch_loss, epochs = epoch_end(loss)
+            else:  # only an epoch's last step pays for the evaluation and the record
+                epoch_loss, epochs = lax.cond(
+                    minibatch.epoch_ends(batching, index),
+                    lambda: epoch_end(lax.convert_element_type(objective(params, full), dtype)),
+                    lambda: (epoch_loss, epochs),
+                )
+            batches = (order, seed, epoch_loss)
+        free = _free(grad, params, c.box) if bounded else grad
+        if has_tol:
+            now = vector(loss, global_norm(free, dtype))
+            start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
+        else:  # the norm is needed at the start and after the loop only (see below)
+            now = vector(loss, scalar(c.values, 1))
+            start = lax.cond(
+                fresh,
+                lambda: vector(loss, global_norm(free, dtype)),
+                lambda: lax.slice_in_dim(c.values, 2, 4),
+            )
+        trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
+        if spec.line_search:
+            trials += [lax.convert_element_type(n, np.int32) for n in line_search_trials(state)]
+        evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
+        step = lax.add(step, np.int32(1))
+        # The objective is evaluated at the new values: a non-finite variable almost
+        # always makes it non-finite too.  The variables themselves are checked once per
+        # chunk, after the loop (a check per leaf per step costs kernels every step).
+        diverged = lax.select(lax.is_finite(loss), diverged, step)
+        if has_tol:
+            done = lax.convert_element_type(lax.lt(scalar(now, 1), scalar(c.settings, 0)), np.int32)
+        if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
+            # bounds a projected search can stall short of the optimum: gtol only
+            before = scalar(c.values, 0)
+            scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
+            stalled = lax.le(lax.sub(before, loss), lax.mul(scalar(c.settings, 5), scale))
+            stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
+            done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
+        row = [lax.broadcast(loss, (1,))]
+        if scheduled:
+            row.append(lax.broadcast(lax.convert_element_type(lr, dtype), (1,)))
+        if record_path:
+            row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
+        counts = vector(step, diverged, done, evals)
+        values = lax.concatenate([now, start], 0)
+        carry = Carry(params, state, grad, values, counts, c.settings, c.box, batches)
+        return carry, lax.concatenate(row, 0), epochs
+
+    width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+
+    def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
+        start_state = start_state_of(carry)
 
         def body(loop: tuple) -> tuple:
-            c, rows, epochs = loop
-            step, diverged, done, evals = (scalar(c.counts, i) for i in range(4))
-            fresh = lax.lt(step, zero)
-            # The fresh iteration's update is discarded; an infinite value makes a line search
-            # accept its first trial there instead of searching on the placeholder state.
-            value = lax.select(fresh, np.array(np.inf, dtype), scalar(c.values, 0))
-            extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
-            grad = _free(c.grad, c.params, c.box) if bounded else c.grad
-            if spec.line_search:  # with bounds, it searches along the projected path
-                box = c.box if bounded else None
-                extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), full))
-            state = c.opt_state
-            if scheduled:
-                lr = lax.mul(
-                    scalar(c.settings, 1),
-                    multiplier(scalar(c.settings, 3), step, scalar(c.settings, 4), dtype),
-                )
-                state = with_learning_rate(state, lr)
-            updates, state = placeholder.update(grad, state, c.params, **extra)
-            moved = optax.apply_updates(c.params, updates)
-            if bounded:
-                moved = project(moved, c.box)
-            moved = cast_like(moved, c.params)
-            # A fresh carry evaluates the start.  One cond for all leaves: a select per leaf
-            # costs a kernel each, every step.
-            params, state = lax.cond(
-                fresh,
-                lambda: (c.params, start_state),
-                lambda: (moved, cast_like(state, c.opt_state)),
-            )
-            batches, inputs = c.batches, aux
-            if batching:  # the objective at the new params on the next step's minibatch
-                order, seed, epoch_loss = batches
-                index = lax.add(step, np.int32(1))
-                order = minibatch.epoch_order(batching, order, seed, index)
-                inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
-            loss, grad = value_and_grad(params, state, inputs)
-            grad = cast_like(grad, c.grad)
-            loss = lax.convert_element_type(loss, dtype)
-            if batching:
-
-                def epoch_end(value: jax.Array) -> tuple:
-                    """Record the objective on all the data after epoch ``index / per_epoch``
-                    (its entry ends up holding the last epoch written to it: see rows)."""
-                    done_epochs = lax.div(index, np.int32(batching.per_epoch))
-                    entry = lax.sub(record_slot(done_epochs, scalar(bounds, 4)), np.int32(1))
-                    entry = lax.max(lax.sub(entry, scalar(bounds, 3)), zero)
-                    ends = lax.dynamic_update_slice(epochs, lax.broadcast(value, (1,)), (entry,))
-                    return value, ends
-
-                if batching.full:  # every step ends an epoch: the step's objective is it
-                    epoch_loss, epochs = epoch_end(loss)
-                else:  # only an epoch's last step pays for the evaluation and the record
-                    epoch_loss, epochs = lax.cond(
-                        minibatch.epoch_ends(batching, index),
-                        lambda: epoch_end(lax.convert_element_type(objective(params, full), dtype)),
-                        lambda: (epoch_loss, epochs),
-                    )
-                batches = (order, seed, epoch_loss)
-            free = _free(grad, params, c.box) if bounded else grad
-            if has_tol:
-                now = vector(loss, global_norm(free, dtype))
-                start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
-            else:  # the norm is needed at the start and after the loop only (see below)
-                now = vector(loss, scalar(c.values, 1))
-                start = lax.cond(
-                    fresh,
-                    lambda: vector(loss, global_norm(free, dtype)),
-                    lambda: lax.slice_in_dim(c.values, 2, 4),
-                )
-            trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
-            if spec.line_search:
-                trials += [lax.convert_element_type(n, np.int32) for n in _searches(state)]
-            evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
-            step = lax.add(step, np.int32(1))
-            # The objective is evaluated at the new values: a non-finite variable almost
-            # always makes it non-finite too.  The variables themselves are checked once per
-            # chunk, after the loop (a check per leaf per step costs kernels every step).
-            diverged = lax.select(lax.is_finite(loss), diverged, step)
-            if has_tol:
-                done = lax.convert_element_type(
-                    lax.lt(scalar(now, 1), scalar(c.settings, 0)), np.int32
-                )
-            if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
-                # bounds a projected search can stall short of the optimum: gtol only
-                before = scalar(c.values, 0)
-                scale = lax.max(lax.max(lax.abs(before), lax.abs(loss)), np.array(1, dtype))
-                stalled = lax.le(lax.sub(before, loss), lax.mul(scalar(c.settings, 5), scale))
-                stalled = lax.bitwise_and(stalled, lax.bitwise_not(fresh))
-                done = lax.select(lax.bitwise_and(stalled, lax.eq(done, zero)), np.int32(2), done)
-            row = [lax.broadcast(loss, (1,))]
-            if scheduled:
-                row.append(lax.broadcast(lax.convert_element_type(lr, dtype), (1,)))
-            if record_path:
-                row += [lax.reshape(lax.convert_element_type(p, dtype), (p.size,)) for p in params]
+            c, row, epochs = advance(loop[0], start_state, aux, bounds, data, loop[2])
+            slot = lax.sub(record_slot(scalar(c.counts, 0), scalar(bounds, 2)), scalar(bounds, 1))
             rows = lax.dynamic_update_slice(
-                rows,
-                lax.broadcast(lax.concatenate(row, 0), (1,)),
-                (lax.sub(record_slot(step, scalar(bounds, 2)), scalar(bounds, 1)), zero),
-                allow_negative_indices=False,
+                loop[1], lax.broadcast(row, (1,)), (slot, zero), allow_negative_indices=False
             )
-            counts = vector(step, diverged, done, evals)
-            values = lax.concatenate([now, start], 0)
-            carry = Carry(params, state, grad, values, counts, c.settings, c.box, batches)
-            return carry, rows, epochs
+            return c, rows, epochs
 
-        width = (
-            1 + scheduled + (sum(math.prod(p.shape) for p in carry.params) if record_path else 0)
-        )
         rows = lax.full((CHUNK + 1, width), 0, dtype)
         epochs = lax.full((CHUNK + 1 if batching else 0,), 0, dtype)
-        carry, rows, epochs = lax.while_loop(running, body, (carry, rows, epochs))
+        carry, rows, epochs = lax.while_loop(
+            lambda loop: running(loop[0], bounds), body, (carry, rows, epochs)
+        )
         step, diverged = scalar(carry.counts, 0), scalar(carry.counts, 1)
         hidden = lax.bitwise_and(  # a variable went non-finite under a finite objective
             lax.lt(diverged, zero),
@@ -340,7 +347,7 @@ def build_program(
     zeros = tuple(np.zeros(p.shape, p.dtype) for p in params)
     blank = Carry(
         params=zeros,
-        opt_state=jax.tree_util.tree_map(_zeros, state),
+        opt_state=jax.tree_util.tree_map(host_zeros, state),
         grad=zeros,
         values=np.zeros(4, dtype),
         counts=np.array([-1, -1, 0, 0], np.int32),  # fresh, not diverged, not done, 0 evals
@@ -351,8 +358,9 @@ def build_program(
     options = COMPILER_OPTIONS if fast_compile else None
     program = ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
     program.scheduled = scheduled
-    program.width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+    program.width = width
     program.row_dtype = np.dtype(dtype)
+    program.parts = (start_state_of, running, advance)  # see minimize.batch
     return program
 
 
@@ -374,23 +382,3 @@ def _free(grad: tuple, params: tuple, box: tuple) -> tuple:
         return lax.select(blocked, lax.full_like(g, 0), g)
 
     return tuple(map(one, grad, params, *box))
-
-
-def _searches(state: Any) -> list:
-    """The line-search trials of the last update, from each zoom line-search state in
-    ``state`` (each trial evaluates the objective and its gradient once)."""
-    found = jax.tree_util.tree_leaves(
-        state, is_leaf=lambda x: isinstance(x, optax.ScaleByZoomLinesearchState)
-    )
-    return [
-        s.info.num_linesearch_steps
-        for s in found
-        if isinstance(s, optax.ScaleByZoomLinesearchState)
-    ]
-
-
-def _zeros(like: jax.ShapeDtypeStruct) -> Any:
-    """Host zeros shaped like ``like`` (device ones for PRNG keys, which numpy cannot hold)."""
-    if jax.dtypes.issubdtype(like.dtype, jax.dtypes.extended):
-        return jnp.zeros(like.shape, like.dtype)
-    return np.zeros(like.shape, like.dtype)
