@@ -339,7 +339,9 @@ def test_an_explicit_tol_alone_decides_when_lbfgs_stops():
     ("line", "says"),
     [
         ("--compare sgd,adam --callback report", "--compare does not take --callback"),
-        ("--widgets --bounds x=0:1 --schedule cosine", "--widgets does not take --bounds, --sch"),
+        ("--widgets --bounds x=0:1 --schedule cosine", "--widgets does not take --bounds;"),
+        ("--widgets --static --schedule cosine", "--widgets --static does not take --schedule"),
+        ("--widgets --schedule cosin", "Did you mean cosine?"),
     ],
 )
 def test_options_a_mode_cannot_honour_are_refused_not_ignored(nb, line, says):
