@@ -195,34 +195,97 @@ def explain_argument_error(message: str, known: Iterable[str], magic: str) -> st
     return f"%{magic}: {message.strip()} (see %{magic}?)."
 
 
-def _bound(text: str, name: str, which: str) -> float | None:
+def _bound(text: str, name: str, which: str) -> float | list | None:
+    """One end of ``--bounds NAME=LOWER:UPPER``: empty (open), a number, or a list of
+    numbers for per-element bounds (read with ``ast.literal_eval``, never ``eval``)."""
+    import ast
+
     text = text.strip()
     if not text:
         return None
+    if text.startswith(("[", "(")):
+        try:
+            value = _numbers(ast.literal_eval(text))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            value = None
+        if not isinstance(value, list):
+            raise GradmagicError(
+                f"--bounds {name}: the {which} bound {text} is not a list of finite numbers "
+                f"(e.g. --bounds {name}=[0,0,-1]:[1,2,1], one per element)."
+            )
+        return value
     try:
         value = float(text)
     except ValueError:
         raise GradmagicError(
             f"--bounds {name}: the {which} bound {text!r} is not a number "
-            f"(e.g. --bounds {name}=0:1, or {name}=:5 to leave the lower end open)."
+            f"(e.g. --bounds {name}=0:1, or {name}=:5 to leave the lower end open, or "
+            f"{name}=[0,0]:[1,2] per element)."
         ) from None
     if value != value:  # NaN
         raise GradmagicError(f"--bounds {name}: the {which} bound is NaN; give a number.")
     return value
 
 
-def bounds(
-    text: str | None, variables: Iterable[str]
-) -> dict[str, tuple[float | None, float | None]]:
-    """``'x=0:1, y=:5'`` → ``{'x': (0.0, 1.0), 'y': (None, 5.0)}``: either end may be left
-    open; every name must be one of ``variables`` (the ones being optimised)."""
+def _top_level_colons(text: str) -> list[str]:
+    """``'[0,1]:[2,3]'`` → ``['[0,1]', '[2,3]']``: colons inside brackets stay."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char in "([{") - (char in ")]}")
+        if char == ":" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _check_order(name: str, span: str, low: Any, high: Any) -> None:
+    """Raise when a lower end lies above its upper end (per element for lists)."""
+    import numpy as np
+
+    from gradmagic import render
+
+    try:
+        lows, highs = np.broadcast_arrays(np.asarray(low, float), np.asarray(high, float))
+    except ValueError:
+        raise GradmagicError(
+            f"--bounds {name}={span}: the lower bound's shape {np.shape(low)} and the upper "
+            f"bound's {np.shape(high)} do not broadcast together; give lists of one shape "
+            f"(or a number at either end)."
+        ) from None
+    above = np.argwhere(lows > highs)
+    if not len(above):
+        return
+    if lows.ndim == 0:
+        low_text, high_text = _top_level_colons(span)
+        raise GradmagicError(
+            f"--bounds {name}={span}: the lower bound is above the upper one; "
+            f"write it as {name}={high_text.strip()}:{low_text.strip()}."
+        )
+    index = ", ".join(str(int(i)) for i in above[0])
+    raise GradmagicError(
+        f"--bounds {name}={span}: for {name}[{index}] the lower bound "
+        f"{render.number(lows[tuple(above[0])])} is above the upper one "
+        f"{render.number(highs[tuple(above[0])])}; swap them there."
+    )
+
+
+Bound = float | list | None
+
+
+def bounds(text: str | None, variables: Iterable[str]) -> dict[str, tuple[Bound, Bound]]:
+    """``'x=0:1, y=:5, v=[0,0]:[1,2]'`` → ``{'x': (0.0, 1.0), 'y': (None, 5.0), 'v': ([0.0,
+    0.0], [1.0, 2.0])}``: either end may be left open, a number bounds every element of an
+    array (every floating leaf of a pytree), a list bounds each element (its shape must
+    broadcast to the variable's, checked when the run starts); every name must be one of
+    ``variables`` (the ones being optimised)."""
     if text is None:
         return {}
     variables = list(variables)
     form, example = "NAME=LOWER:UPPER", "x=0:1,y=:5; either end may be left open"
-    box: dict[str, tuple[float | None, float | None]] = {}
+    box: dict[str, tuple[Bound, Bound]] = {}
     for name, span in assignments(text, "--bounds", form, example).items():
-        if span.count(":") != 1:
+        ends = _top_level_colons(span)
+        if len(ends) != 2:
             raise GradmagicError(
                 f"--bounds takes {form} pairs, comma-separated (e.g. --bounds {example}); "
                 f"{name + '=' + span!r} is not one."
@@ -232,13 +295,9 @@ def bounds(
                 f"--bounds {name}: {name} is not a variable being optimised "
                 f"({', '.join(variables)}); bound those, or add {name} to --wrt."
             )
-        low_text, high_text = span.split(":")
-        low, high = _bound(low_text, name, "lower"), _bound(high_text, name, "upper")
-        if low is not None and high is not None and low > high:
-            raise GradmagicError(
-                f"--bounds {name}={span}: the lower bound is above the upper one; "
-                f"write it as {name}={high_text.strip()}:{low_text.strip()}."
-            )
+        low, high = _bound(ends[0], name, "lower"), _bound(ends[1], name, "upper")
+        if low is not None and high is not None:
+            _check_order(name, span, low, high)
         box[name] = (low, high)
     return box
 

@@ -171,6 +171,61 @@ y = 1.0
 # %minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer lbfgs --steps 100 --tol 1e-5 --plot
 
 # %% [markdown]
+# ## For SciPy users
+#
+# If you know `scipy.optimize.minimize`, the result reads the same: `x` (a dict by name
+# for several variables), `fun`, `jac` (the gradient at `x`), `nit`, `nfev`, `success`,
+# `status` (0 converged, 1 step limit, 2 diverged, 3 interrupted) and `message`, and
+# `res["x"]` works as on SciPy's `OptimizeResult`. L-BFGS stops once it has converged, by
+# SciPy's rules (`gtol` 1e-5, or the objective no longer decreasing), and says which:
+
+# %%
+x, y = -1.2, 1.0
+# res = %minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer lbfgs
+print(res.message)
+print(res.success, res.status, {name: round(float(v), 4) for name, v in res["x"].items()})
+print(f"fun < 1e-9: {res.fun < 1e-9}, largest |jac| < 1e-4: {max(map(abs, res.jac.values())) < 1e-4}")
+
+# %% [markdown]
+# SciPy on the same problem, from the same start (`rosen` is this function):
+
+# %%
+from scipy.optimize import minimize, rosen, rosen_der
+
+ref = minimize(rosen, [-1.2, 1.0], jac=rosen_der, method="L-BFGS-B")
+print(ref.message)
+print(ref.success, ref.status, ref.x.round(4))
+print(f"fun < 1e-9: {ref.fun < 1e-9}, largest |jac| < 1e-4: {abs(ref.jac).max() < 1e-4}")
+
+# %% [markdown]
+# Bounds are `--bounds NAME=LOWER:UPPER` (either end may be left open; a list such as
+# `v=[0,0]:[1,2]` bounds each element of an array): every step is projected back into the
+# box, for every optimizer. SciPy's `bounds=[(None, 0.5), (0, 2)]` is `--bounds x=:0.5,y=0:2`:
+
+# %%
+x, y = -1.2, 1.0
+# res = %minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer lbfgs --bounds x=:0.5,y=0:2
+ref = minimize(rosen, [-1.2, 1.0], jac=rosen_der, method="L-BFGS-B", bounds=[(None, 0.5), (0, 2)])
+print(f"gradmagic: x = {res.x['x']:.4f}, y = {res.x['y']:.4f}, fun = {res.fun:.4f}")
+print(f"SciPy:     x = {ref.x[0]:.4f}, y = {ref.x[1]:.4f}, fun = {ref.fun:.4f}")
+
+# %% [markdown]
+# `--callback NAME` calls a function of yours with the result so far, as SciPy does with a
+# callback whose parameter is named `intermediate_result`; raising `StopIteration` ends the
+# run cleanly and keeps its values. gradmagic calls it between compiled chunks of steps
+# (256 steps each here; a program's very first chunk is shorter), not after every step:
+
+# %%
+def stop_early(result):
+    print(f"step {result.nit}: fun = {result.fun:.3g}")
+    if result.fun < 1e-3:
+        raise StopIteration
+
+
+x, y = -1.2, 1.0
+# %minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer adam --lr 0.02 --steps 5000 --callback stop_early
+
+# %% [markdown]
 # ## Any optax optimizer
 #
 # Besides the names above, `--optimizer` (and `--compare`) accept any optax optimizer by

@@ -128,6 +128,58 @@ def test_bounds_on_arrays_apply_to_every_element(nb):
     assert result.path["v"].max() <= 1.0
 
 
+@pytest.mark.parametrize(("optimizer", "lr"), [("sgd", 0.05), ("adam", 0.05), ("lbfgs", 1.0)])
+def test_per_element_bounds_keep_each_element_in_its_interval(nb, optimizer, lr):
+    nb.run("import numpy as np\nv = np.array([0.5, 0.5, 0.0])")
+    result = nb.run(
+        "%minimize sum((v - 3)**2) + v[0]*v[2] --wrt v --bounds v=[0, 0, -1]:[1,2,1] "
+        f"--optimizer {optimizer} --lr {lr} --steps 400"
+    )
+    path = np.asarray(result.path["v"])
+    assert (path >= [0, 0, -1]).all() and (path <= [1, 2, 1]).all()
+    ref = scipy_optimize.minimize(
+        lambda v: (np.sum((v - 3) ** 2) + v[0] * v[2], 2 * (v - 3) + [v[2], 0, v[0]]),
+        [0.5, 0.5, 0.0], jac=True, method="L-BFGS-B", bounds=[(0, 1), (0, 2), (-1, 1)],
+    )  # fmt: skip
+    np.testing.assert_allclose(nb.ns["v"], ref.x, atol=1e-3)  # [1, 2, 1]: each at its corner
+    assert "projected onto bounds: [0, 0, -1] ≤ v ≤ [1, 2, 1]" in repr(result)
+
+
+def test_per_element_bounds_broadcast_and_scalars_bound_every_leaf(nb):
+    nb.run("import numpy as np\nm = np.zeros((2, 3))")
+    nb.run("%minimize ((m - 5)**2).sum() --wrt m --bounds m=:[1,2,3] --lr 0.1 --quiet")
+    np.testing.assert_allclose(nb.ns["m"], [[1, 2, 3], [1, 2, 3]], atol=1e-6)
+    nb.run("params = {'w': np.array([0.2, 0.4]), 'b': 0.5, 'n': 3}")
+    nb.run("%minimize (params['w'][0] - 4)**2 + (params['w'][1] + 4)**2 + (params['b'] - 9)**2 "
+           "--wrt params --bounds params=0:1 --optimizer lbfgs --quiet")  # fmt: skip
+    np.testing.assert_allclose(nb.ns["params"]["w"], [1.0, 0.0], atol=1e-6)
+    assert nb.ns["params"]["b"] == pytest.approx(1.0) and nb.ns["params"]["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("--bounds v=[0,0,0]:[1,2]", "lower bound's shape (3,) and the upper bound's (2,)"),
+        ("--bounds v=[0,0]:[1,2]", "shape (2,), which does not broadcast to v's shape (3,)"),
+        ("--bounds v=[0,0,0]:[1,-1,1]", "for v[1] the lower bound 0 is above the upper one -1"),
+        ("--bounds v=[0,'a',0]:1", "is not a list of finite numbers"),
+        ("--bounds v=[0,0,0]:[1,__import__('os')]", "is not a list of finite numbers"),
+        (
+            "--bounds v=[0,0,0]:[1,1,0.1]",
+            "start of v[2] (0.5) is outside its bounds "
+            "v=[0, 0, 0]:[1, 1, 0.1], which puts v[2] in [0, 0.1]",
+        ),  # fmt: skip
+        ("--bounds v=0:0.4", "start of v[1] (0.5) is outside its bounds v=0:0.4"),
+    ],
+)
+def test_array_bound_mistakes_are_explained_and_change_nothing(nb, line, says):
+    nb.run("import numpy as np\nv = np.array([0.2, 0.5, 0.5])")
+    message = nb.usage_error(f"%minimize sum((v - 1)**2) --wrt v {line}")
+    assert says in message, message
+    np.testing.assert_array_equal(nb.ns["v"], [0.2, 0.5, 0.5])
+    assert "_min" not in nb.ns
+
+
 @pytest.mark.parametrize(
     ("line", "says"),
     [
@@ -287,7 +339,9 @@ def test_an_explicit_tol_alone_decides_when_lbfgs_stops():
     ("line", "says"),
     [
         ("--compare sgd,adam --callback report", "--compare does not take --callback"),
-        ("--widgets --bounds x=0:1 --schedule cosine", "--widgets does not take --bounds, --sch"),
+        ("--widgets --bounds x=0:1 --schedule cosine", "--widgets does not take --bounds;"),
+        ("--widgets --static --schedule cosine", "--widgets --static does not take --schedule"),
+        ("--widgets --schedule cosin", "Did you mean cosine?"),
     ],
 )
 def test_options_a_mode_cannot_honour_are_refused_not_ignored(nb, line, says):

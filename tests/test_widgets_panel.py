@@ -275,3 +275,31 @@ def test_lr_and_momentum_moves_redraw_only_the_moving_parts(panel):
         panel.momentum.value = 0.85
     assert compiled == []
     assert panel._figure._static is static[0] and panel._figure._path_static is static[1]
+
+
+def test_schedule_in_the_panel_the_slider_sets_its_peak(nb):
+    nb.run("x = 1.0; y = 1.0")
+    panel = nb.run(
+        "%minimize x**2 + 10*y**2 --wrt x,y --lr 0.05 --steps 100 --widgets --schedule Cosine"
+    )
+    rates = panel.result.lr_history
+    assert panel.result.schedule == "cosine" and rates[0] == pytest.approx(0.05)
+    assert rates[-1] < 1e-3 and len(rates) == 100  # cosine decay to 0 over the run
+    line = panel.line_text
+    assert line.endswith("--optimizer sgd --lr 0.05 --schedule cosine --steps 100")
+    figure = panel._figure
+    drawn = figure.rate_line.get_ydata()
+    assert list(drawn) == pytest.approx(list(rates)) and figure.rate_axes.get_ylabel() == "lr"
+    with counting_compilations() as compiled:
+        panel.lr.value = 0.08  # the slider moves the peak: every step's rate scales with it
+    assert compiled == []
+    assert panel.result.lr_history[0] == pytest.approx(0.08)
+    assert list(figure.rate_line.get_ydata()) == pytest.approx(list(panel.result.lr_history))
+    assert "--lr 0.08 --schedule cosine" in panel.line_text
+    assert nb.ns["x"] == 1.0 and nb.ns["y"] == 1.0  # the panel never writes back by itself
+    result = nb.run(panel.line_text)  # the line reproduces the panel's run
+    assert result.values == pytest.approx(panel.result.values)
+    assert list(result.lr_history) == pytest.approx(list(panel.result.lr_history))
+    panel.optimizer.value = "lbfgs"  # its line search picks every step: no schedule
+    assert panel.result.lr_history is None and "--schedule" not in panel.line_text
+    assert len(figure.rate_line.get_ydata()) == 0 and panel.message.value == ""

@@ -70,10 +70,12 @@ class OptimizerPanel(PanelText, widgets.VBox):
         momentum: float | None = None,
         tol: float | None = None,
         training: dict[str, Any] | None = None,
+        schedule: str | None = None,
     ) -> None:
         self.problem = problem
         self._namespace = namespace
         self._tol = tol
+        self.schedule = schedule  # --schedule: the slider sets its peak
         spec = resolve_optimizer(optimizer)
         self.met = CurvatureMet(problem)
         self.learning_rate = rounded(lr)
@@ -153,7 +155,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
         self.message = widgets.HTML()
         self.result: MinimizeResult | None = None
         self.curvature: Curvature | None = None
-        self._figure = PanelFigure(problem)
+        self._figure = PanelFigure(problem, scheduled=schedule is not None)
         self._quiet = False  # set while the panel adjusts its own controls
         track = widgets.VBox(
             [self.lr, self.marker], layout=widgets.Layout(flex="1 1 200px", min_width="150px")
@@ -219,6 +221,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 steps=self.steps.value,
                 momentum=momentum,
                 tol=self._tol,
+                schedule=self.schedule if spec.uses_lr else None,
                 start=start,
                 curvature=self.met.for_start(start, self.steps.value),  # cached per start
                 **(self.training.settings() if self.training else {}),
@@ -243,6 +246,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 self._tol,
                 start_difference(self.problem, start),
                 self.training.line_options() if self.training else None,
+                self.schedule,
             )
             self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
             trial = self.met.trial(start, self.steps.value)

@@ -17,8 +17,8 @@ def _plain_log_label(value: float, _: Any = None) -> str:
 class PanelFigure:
     """One matplotlib figure, built once; each run only updates its artists."""
 
-    def __init__(self, problem: Problem) -> None:
-        from matplotlib.ticker import FuncFormatter
+    def __init__(self, problem: Problem, scheduled: bool = False) -> None:
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
 
         from gradmagic.plots import new_figure
 
@@ -26,11 +26,26 @@ class PanelFigure:
         self.log_labels = FuncFormatter(_plain_log_label)
         # Two figures, one per image, so a narrow output area stacks them at a readable
         # size.  A fixed layout: constrained layout measures every tick label per redraw.
-        self.figure = new_figure(4.75, 3.4, layout=None, dpi=80)
-        self.figure.subplots_adjust(left=0.17, right=0.96, bottom=0.15, top=0.88)
-        self.curve_axes = self.figure.add_subplot()
-        self.curve_axes.set_xlabel("step")
+        # With --schedule, the learning rate of each step in a small panel under the curve.
+        self.figure = new_figure(4.75, 4.3 if scheduled else 3.4, layout=None, dpi=80)
+        self.figure.subplots_adjust(
+            left=0.17, right=0.96, bottom=0.12 if scheduled else 0.15, top=0.88
+        )
+        grid = self.figure.add_gridspec(
+            2 if scheduled else 1, 1, height_ratios=(3, 1)[: 1 + scheduled], hspace=0.1
+        )
+        self.curve_axes = self.figure.add_subplot(grid[0, 0])
+        self.curve_axes.set_xlabel("" if scheduled else "step")
         self.curve_axes.set_ylabel("objective")
+        self.rate_axes = self.rate_line = None
+        self.rate_top = 0.0  # the lr panel's upper limit (changed only when the peak leaves it)
+        if scheduled:
+            self.rate_axes = self.figure.add_subplot(grid[1, 0], sharex=self.curve_axes)
+            self.curve_axes.tick_params(labelbottom=False)
+            self.rate_axes.set_xlabel("step")
+            self.rate_axes.set_ylabel("lr")
+            self.rate_axes.yaxis.set_major_locator(MaxNLocator(2))
+            (self.rate_line,) = self.rate_axes.plot([], [], color="C1")
         (self.curve,) = self.curve_axes.plot([], [])
         # with --data: the objective on all the data after each epoch, as dots
         (self.epoch_dots,) = self.curve_axes.plot([], [], "o", ms=3.5, color="C0", zorder=3)
@@ -149,6 +164,9 @@ class PanelFigure:
         if self.path_axes is not None and result.path:
             self._draw_path(result, history, trial)
         moving = [self.curve, self.epoch_dots, self.title]
+        if self.rate_line is not None:
+            self._draw_rates(result)
+            moving.append(self.rate_line)
         curve, self._static = _render(self.figure, self._static, moving)
         if self.path_figure is None or self.path_line is None:
             return curve, None
@@ -187,6 +205,22 @@ class PanelFigure:
             title += f": reached 0 at step {int(reached[0])}"
         self.title.set_text(title)
         self.title.set_color("#b00" if result.diverged else "black")
+
+    def _draw_rates(self, result: MinimizeResult) -> None:
+        """Step k's learning rate at x = k (none for L-BFGS, whose line search picks each
+        step).  The panel's limits follow the peak only when it leaves them or drops below a
+        quarter of them, so a slider drag redraws the line alone."""
+        rates = result.lr_history
+        if rates is None:
+            self.rate_line.set_data([], [])
+            return
+        rates = np.asarray(rates, dtype=float)
+        peak = float(np.max(rates, initial=0.0)) or 1.0
+        if not self.rate_top / 4 <= peak <= self.rate_top:
+            self.rate_top = 1.25 * peak
+            self.rate_axes.set_ylim(0.0, self.rate_top)
+            self._static = None
+        self.rate_line.set_data(np.asarray(result.recorded_steps)[1:], rates)
 
     def _set_curve_frame(self, frame: tuple, steps: int) -> None:
         from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator

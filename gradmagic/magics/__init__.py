@@ -290,15 +290,25 @@ class GradMagics(Magics):
             }
             if args.static:
                 refused.update(compare=args.compare, data=data)
+            else:
+                refused.pop("schedule")  # the live panel's slider sets the schedule's peak
             line_options.refuse("--widgets --static" if args.static else "--widgets", refused)
             if args.static:
                 from gradmagic.lab.static_panel import StaticPanel
 
                 return StaticPanel(problem, optimizer=args.optimizer, **settings)
             from gradmagic.lab.panel import OptimizerPanel
+            from gradmagic.minimize.schedules import SCHEDULES, schedule_index
+
+            kind = schedule_index(args.schedule)  # checked here, not in the panel's messages
 
             return OptimizerPanel(
-                problem, namespace, optimizer=args.optimizer, **settings, training=training
+                problem,
+                namespace,
+                optimizer=args.optimizer,
+                **settings,
+                training=training,
+                schedule=None if kind is None else SCHEDULES[kind],
             )
         if args.tune or args.starts:
             from gradmagic.minimize.lab_line import lab_result

@@ -164,7 +164,11 @@ def minimize_arguments(method: Callable) -> Callable:
                 metavar="S",
                 help="Seed of each epoch's shuffle, or of --starts' random draws (default 0): the same seed, the same run.",
             ),
-            argument("--bounds", metavar="BOX", help="Project each step into a box: x=0:1,y=:5."),
+            argument(
+                "--bounds",
+                metavar="BOX",
+                help="Project each step into a box: x=0:1,y=:5, v=[0,0]:[1,2] per element.",
+            ),
             argument(
                 "--schedule",
                 help="lr schedule, --lr its peak: constant, cosine, linear, exponential, warmup_cosine.",

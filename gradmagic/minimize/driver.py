@@ -176,8 +176,8 @@ def minimize(
     params = as_variables(initial, names)
     box = ()
     if bounds is not None and any(b is not None for b in bounds):
-        box = box_arrays(bounds, params)
         labels = [variable_label(names, i, len(params)) for i in range(len(params))]
+        box = box_arrays(bounds, params, labels)
         check_start_inside(box, params, labels, bounds)
     program = program_for(
         objective, spec, params, aux, tol is not None, cache_key, names, bool(box),

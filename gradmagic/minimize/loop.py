@@ -50,7 +50,10 @@ CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one pro
 # where compiling is most of the cost, get these options.  An XLA that no longer knows an
 # option rejects it; programs then compile without (see Jit).
 COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
-FAST_COMPILE_LIMIT = 256  # COMPILER_OPTIONS when no array in the objective is larger
+# COMPILER_OPTIONS when no array in the objective is larger: L-BFGS on Rosenbrock with
+# n = 1000 (arrays of 1000) compiles 2-4x faster with them (3.2-5.2 s against 9.2-13.0 s,
+# measured in one process on a loaded 2-core machine) and re-runs as fast.
+FAST_COMPILE_LIMIT = 1024
 FTOL = 2.220446049250313e-09  # default L-BFGS stops when (f_k - f_k+1) / max(|f|, 1) <= this
 
 

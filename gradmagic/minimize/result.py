@@ -32,14 +32,17 @@ def magic_line(
     tol: float | None = None,
     start: dict[str, float] | None = None,
     training: str | None = None,
+    schedule: str | None = None,
 ) -> str:
     """The ``%minimize`` line that reproduces a run (shown under the widget panel): no
-    ``--lr`` for an optimizer that ignores it, ``--start`` when ``start`` is given (values
-    written so that they read back exactly), ``training`` (``--data … --epochs …``) in
-    place of ``--steps``."""
+    ``--lr`` (nor ``--schedule``) for an optimizer that ignores it, ``--start`` when
+    ``start`` is given (values written so that they read back exactly), ``training``
+    (``--data … --epochs …``) in place of ``--steps``."""
     parts = [f"%minimize {objective} --wrt {','.join(variables)}", f"--optimizer {optimizer}"]
     if resolve_optimizer(optimizer).uses_lr:
         parts.append(f"--lr {lr_text(lr)}")
+        if schedule is not None:
+            parts.append(f"--schedule {schedule}")
     parts.append(training or f"--steps {steps}")
     if momentum is not None:
         parts.append(f"--momentum {render.number(momentum, LR_DIGITS)}")
