@@ -1,4 +1,5 @@
-"""First call in a fresh kernel: hand-written JAX vs %minimize with a warm persistent cache.
+"""First call in a fresh kernel: hand-written JAX vs %minimize with a warm persistent cache
+(JAX's compilation cache, and gradmagic's saved loops: see minimize/saved_programs.py).
 
 Each figure is measured in a new Python process (what a restarted kernel is).  Imports
 are done before the clock starts on both sides, so the figures compare compilation (or
@@ -30,6 +31,7 @@ from IPython.utils.capture import capture_output
 shell = InteractiveShell.instance()
 shell.run_cell("%load_ext gradmagic")
 import jax, optax, gradmagic.minimize.runs, gradmagic.minimize.driver, gradmagic.minimize.result
+import gradmagic.minimize.problem_builder, gradmagic.minimize.saved_programs, jax.experimental.serialize_executable
 jax.jit(lambda v: v + 1)(1.0).block_until_ready()
 shell.user_ns["x"] = 0.0
 start = time.perf_counter()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+
+# A compilation cache (and saved loops) of this test run only: counts of compilations must
+# not depend on what an earlier run left in ~/.cache, and tests must not fill it.
+os.environ.setdefault("GRADMAGIC_COMPILATION_CACHE", tempfile.mkdtemp(prefix="gradmagic-tests-"))
 
 
 class Notebook:

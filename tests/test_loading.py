@@ -109,7 +109,11 @@ def _environment_after_load(extra_env: dict[str, str]) -> list[str]:
         "print(os.environ.get('JAX_COMPILATION_CACHE_DIR', 'unset'))\n"
         "print(os.environ.get('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', 'unset'))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("JAX_") and k != "GRADMAGIC_COMPILATION_CACHE"  # conftest's
+    }
     env.update(extra_env)
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env

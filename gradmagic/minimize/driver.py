@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from gradmagic.errors import GradmagicError
-from gradmagic.minimize import nonfinite_gradient
+from gradmagic.minimize import nonfinite_gradient, saved_programs
 from gradmagic.minimize.bounds import Interval, box_arrays, check_start_inside
 from gradmagic.minimize.intermediate import Reporter
 from gradmagic.minimize.loop import (
@@ -36,7 +36,7 @@ from gradmagic.minimize.loop import (
     build_program,
 )
 from gradmagic.minimize.minibatch import Batching, check_batching, check_data
-from gradmagic.minimize.optimization_run import OptimizationRun
+from gradmagic.minimize.optimization_run import OptimizationRun, host_values
 from gradmagic.minimize.optimize_result import OptimizeResult
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
 from gradmagic.minimize.record import Records, unpack_path
@@ -68,11 +68,35 @@ def program_for(
     scheduled: bool = False,
     data: Any = (),
     batching: Batching | None = None,
+    saved_as: Any = None,
 ) -> ChunkProgram:
     """Return the cached program, validating the objective and building it on a miss (on
-    a minibatch's shapes, with data)."""
+    a minibatch's shapes, with data).  With ``saved_as`` (a problem's stable key, see
+    :mod:`~gradmagic.minimize.saved_programs`) a program compiled in an earlier kernel is
+    loaded from disk, and a new one is saved there after its first call."""
+    identity = objective if cache_key is None else cache_key
+    shapes = arguments_key(params, aux, data)
+    flags = (spec.name, has_tol, bounded, scheduled, batching)
+    disk = saved_as and saved_programs.stable_key(saved_as, shapes[0], repr(shapes[1]), flags)
 
     def build() -> ChunkProgram:
+        loaded = saved_programs.load(disk) if disk else None
+        if loaded is not None:  # validated and compiled by an earlier kernel
+            executable, meta = loaded
+            record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
+            program = build_program(
+                objective, spec, has_tol, record_path, params, meta["loss_dtype"], False,
+                bounded, scheduled, batching,
+            )  # fmt: skip
+            program.chunk = saved_programs.Loaded(executable, program.chunk, disk)
+            return program
+        program = validated_build()
+        if disk:
+            meta = {"loss_dtype": str(program.loss_dtype)}
+            program.chunk = saved_programs.Saving(program.chunk, disk, meta)
+        return program
+
+    def validated_build() -> ChunkProgram:
         inputs = aux
         if batching is not None:
             size = batching.size  # checked on a minibatch's shapes (nothing computed)
@@ -88,9 +112,7 @@ def program_for(
             batching,
         )  # fmt: skip
 
-    identity = objective if cache_key is None else cache_key
-    shapes = arguments_key(params, aux, data)
-    key = (identity, shapes, spec.name, has_tol, bounded, scheduled, batching)
+    key = (identity, shapes, *flags)
     return PROGRAMS.get_or_build(key, build)
 
 
@@ -117,6 +139,7 @@ def minimize(
     batch: int | None = None,
     epochs: int | None = None,
     seed: int = 0,
+    saved_as: Any = None,
 ) -> OptimizationRun:
     """Minimise ``objective(params, aux)`` over ``params`` starting from ``initial``.
 
@@ -153,7 +176,9 @@ def minimize(
     in a fresh permutation each epoch from ``seed`` (see :mod:`~gradmagic.minimize.minibatch`):
     the objective sees ``aux`` updated with the step's minibatch under the same names.
     ``epochs`` (passes over the data) replaces ``steps``.  The run then also records the
-    objective on all the data after each epoch (``epoch_loss``).
+    objective on all the data after each epoch (``epoch_loss``).  ``saved_as`` (what
+    identifies the objective across kernels) keeps the compiled loop on disk
+    (:mod:`~gradmagic.minimize.saved_programs`).
     """
     spec = resolve_optimizer(optimizer)
     lr, steps, momentum, tol = check_settings(spec, lr, steps, momentum, tol)
@@ -181,7 +206,7 @@ def minimize(
         check_start_inside(box, params, labels, bounds)
     program = program_for(
         objective, spec, params, aux, tol is not None, cache_key, names, bool(box),
-        kind is not None, data or (), batching,
+        kind is not None, data or (), batching, saved_as,
     )  # fmt: skip
 
     def fresh(count: int) -> _Progress:
@@ -235,7 +260,7 @@ def minimize(
         if point is not None:
             trap = nonfinite_gradient.found_at(last, *point, labels)
     return OptimizationRun(
-        values=_host_values(initial, initial_values if restore else final, exact=restore),
+        values=host_values(initial, initial_values if restore else final, exact=restore),
         loss=start[0] if restore else loss,
         grad_norm=start[1] if restore else gnorm,
         jac=tuple(np.asarray(g) for g in grad),
@@ -369,15 +394,3 @@ def _chunk_limit(seconds_per_step: float | None, limit: int = CHUNK) -> int:
     if seconds_per_step is None:
         return FIRST_CHUNK
     return max(1, min(limit, int(CHUNK_SECONDS / max(seconds_per_step, 1e-9))))
-
-
-def _host_values(initial: Sequence[Any], values: tuple, exact: bool) -> tuple:
-    """Python floats for Python-float starts (so write-back keeps the type), else numpy.
-
-    With ``exact`` (diverged, or no step taken) a Python float start comes back as given,
-    not rounded through float32.
-    """
-    return tuple(
-        (o if exact else float(v)) if isinstance(o, float) else np.asarray(v)
-        for o, v in zip(initial, values, strict=True)
-    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,3 +53,15 @@ class OptimizationRun:
     seed: int | None = None
     epoch_loss: np.ndarray | None = None  # objective on all the data after recorded epochs
     recorded_epochs: np.ndarray | None = None  # the epoch (1, 2, …) of each epoch_loss entry
+
+
+def host_values(initial: Sequence[Any], values: tuple, exact: bool) -> tuple:
+    """Python floats for Python-float starts (so write-back keeps the type), else numpy.
+
+    With ``exact`` (diverged, or no step taken) a Python float start comes back as given,
+    not rounded through float32.
+    """
+    return tuple(
+        (o if exact else float(v)) if isinstance(o, float) else np.asarray(v)
+        for o, v in zip(initial, values, strict=True)
+    )

@@ -33,6 +33,7 @@ class Problem:
     notebook_start: tuple[Any, ...] | None = None  # the notebook's values, when ``start`` differs
     leaves: tuple[Leaf | None, ...] = ()  # per variable: its pytree leaf (None: the whole name)
     data: tuple[str, ...] = ()  # --data: the loop gives the objective minibatches of these
+    saved_as: Any = None  # what identifies it across kernels (see minimize.saved_programs)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -162,6 +163,7 @@ class Problem:
             momentum=momentum,
             tol=tol,
             cache_key=self.cache_key,
+            saved_as=self.saved_as,
             on_progress=on_progress,
             names=self.variables,
             **engine,

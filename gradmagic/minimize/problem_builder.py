@@ -147,7 +147,7 @@ def _problem(
     wrt: Sequence[str],
     data: Sequence[str] = (),
 ) -> Problem:
-    from gradmagic.program_cache import constants_key
+    from gradmagic.program_cache import constants_key, structure_key
 
     _check_data_names(data, wrt, namespace)
     candidates = [n for n in floats_read(program.analysis.reads, namespace) if n not in data]
@@ -208,6 +208,15 @@ def _problem(
         cache_key,
         leaves=tuple(leaves) if has_trees else (),
         data=tuple(data),
+        saved_as=(  # the baked-in values themselves: fingerprinted the same in any kernel
+            cache_key[:-1],
+            {
+                n: structure_key(v) if n in names else v
+                for n, v in frozen.items()
+                if not is_floating(v) and n not in data
+            },
+            sorted(program.fallback),
+        ),
     )
 
 
