@@ -184,7 +184,9 @@ x, y = -1.2, 1.0
 # res = %minimize (1 - x)**2 + 100*(y - x**2)**2 --wrt x,y --optimizer lbfgs
 print(res.message)
 print(res.success, res.status, {name: round(float(v), 4) for name, v in res["x"].items()})
-print(f"fun < 1e-9: {res.fun < 1e-9}, largest |jac| < 1e-4: {max(map(abs, res.jac.values())) < 1e-4}")
+print(
+    f"fun < 1e-9: {res.fun < 1e-9}, largest |jac| < 1e-4: {max(map(abs, res.jac.values())) < 1e-4}"
+)
 
 # %% [markdown]
 # SciPy on the same problem, from the same start (`rosen` is this function):
@@ -214,6 +216,7 @@ print(f"SciPy:     x = {ref.x[0]:.4f}, y = {ref.x[1]:.4f}, fun = {ref.fun:.4f}")
 # callback whose parameter is named `intermediate_result`; raising `StopIteration` ends the
 # run cleanly and keeps its values. gradmagic calls it between compiled chunks of steps
 # (256 steps each here; a program's very first chunk is shorter), not after every step:
+
 
 # %%
 def stop_early(result):

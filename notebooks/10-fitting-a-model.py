@@ -109,7 +109,7 @@ def init_layers(sizes, seed=0):
             "w": (rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32),
             "b": np.zeros(n, np.float32),
         }
-        for m, n in zip(sizes[:-1], sizes[1:])
+        for m, n in zip(sizes[:-1], sizes[1:], strict=True)
     ]
 
 
@@ -257,7 +257,7 @@ print(f"{_min.epochs} epochs, {_min.steps} steps")
 
 # %%
 finals = []
-for seed in (0, 0, 1):
+for seed in (0, 0, 1):  # noqa: B007 (the magic line reads $seed)
     layers = init_layers([2, 16, 16, 1])
     # %minimize logistic_loss(layers, points, labels) --wrt layers --data points,labels --batch 128 --epochs 3 --optimizer adam --lr 0.01 --seed $seed --quiet
     finals.append(np.asarray(layers[0]["w"]))

@@ -173,7 +173,7 @@ steep = ill_conditioned(condition=100)
 x = 1.0
 y = 1.0
 # %minimize steep(x, y) --wrt x,y --compare sgd,momentum --tune --tol 1e-6 --steps 2000 --quiet
-for name, best in _min.best.items():
+for best in _min.best.values():
     print(f"{best.settings_text()}: {best.steps} steps")
 
 # %% [markdown] jupyter={"source_hidden": true}
