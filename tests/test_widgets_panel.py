@@ -135,7 +135,7 @@ def test_widgets_on_an_array_variable_show_the_loss_curve_only(nb):
     nb.run("import jax.numpy as jnp\nv = jnp.ones(3)")
     panel = nb.run("%minimize sum(v**2) --wrt v --widgets --lr 0.1")
     assert panel.message.value == "" and not panel.start.fields
-    assert panel.path_plot.layout.display == "none"
+    assert panel.path_view.layout.display == "none"
     assert "v = (3,) [" in panel.text_summary()
 
 

@@ -6,8 +6,10 @@ from three choices:
 
 * every run reuses the compiled loop of ``%minimize`` (learning rate, momentum, steps and
   start are dynamic arguments, so no control ever recompiles);
-* the figure is built once and its artists are updated in place (``set_data``), then
-  rendered to PNG into one ``Image`` widget: no output area is cleared, nothing flickers;
+* the figure is built once and its artists are updated in place (``set_data``); its
+  static parts go out as a PNG when they change, the moving artists as a small SVG laid
+  over it (:mod:`gradmagic.lab.panel_svg`): no output area is cleared, nothing flickers,
+  and a slider step sends no image;
 * the front end keeps at most one update in flight and merges the rest while the kernel
   is busy, so a drag never queues a backlog as long as one update is quick.
 
@@ -37,10 +39,10 @@ from gradmagic.lab import panel_html
 from gradmagic.lab.panel_controls import (
     MOMENTUM_DECADES,
     PanelText,
+    PlotView,
     StartPoint,
     TrainingControls,
     decades,
-    plot_image,
     row,
 )
 from gradmagic.lab.panel_figure import PanelFigure
@@ -147,7 +149,8 @@ class OptimizerPanel(PanelText, widgets.VBox):
         self.style = widgets.HTML(panel_html.STYLE, layout=widgets.Layout(display="none"))
         self.stability = widgets.HTML()
         self.marker = widgets.HTML(layout=widgets.Layout(width="100%", margin="0"))
-        self.plot, self.path_plot = plot_image("gm-plot"), plot_image("gm-path")
+        self.plot_view, self.path_view = PlotView("gm-plot"), PlotView("gm-path")
+        self.plot, self.path_plot = self.plot_view.image, self.path_view.image
         self.summary = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
         self.line = widgets.HTML(layout=widgets.Layout(max_width="100%"))
         self.message = widgets.HTML()
@@ -170,7 +173,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 row(self.optimizer, self.momentum_box),
                 row(self.training or self.steps, self.best_step),
                 self.start,
-                row(self.plot, self.path_plot),  # side by side, stacked when narrow
+                row(self.plot_view, self.path_view),  # side by side, stacked when narrow
                 self.summary,
                 self.line,
                 widgets.HBox([self.use]),
@@ -224,6 +227,13 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 **(self.training.settings() if self.training else {}),
             )
             self.result.in_panel = True
+            # the plots first: what a slider move is for, and each widget sends at once
+            trial = self.met.trial(start, self.steps.value)
+            curve, path = self._figure.draw(self.result, trial)
+            self.plot_view.show(*curve)
+            if path is not None:
+                self.path_view.show(*path)
+            self.path_view.layout.display = None if path else "none"
             self.curvature = self._curvature_now(start)
             advice = self.advice(spec)
             if self.result.diverged:
@@ -245,10 +255,6 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 self.training.line_options() if self.training else None,
             )
             self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
-            trial = self.met.trial(start, self.steps.value)
-            self.plot.value, path = self._figure.draw(self.result, trial)
-            self.path_plot.value = path or b""
-            self.path_plot.layout.display = None if path else "none"
             self.message.value = ""
         except GradmagicError as error:
             self.message.value = panel_html.warning(str(error))
