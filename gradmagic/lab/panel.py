@@ -227,10 +227,10 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 **(self.training.settings() if self.training else {}),
             )
             self.result.in_panel = True
-            # the plots first: what a slider move is for, and each widget sends at once
-            trial = self.met.trial(start, self.steps.value)
-            curve, path = self._figure.draw(self.result, trial)
-            self.plot_view.show(*curve)
+            # the plots first, the loss curve before the path: what a slider move is for,
+            # and each widget sends its message at once
+            self.plot_view.show(*self._figure.draw_curve(self.result))
+            path = self._figure.draw_path(self.result, self.met.trial(start, self.steps.value))
             if path is not None:
                 self.path_view.show(*path)
             self.path_view.layout.display = None if path else "none"
@@ -298,7 +298,10 @@ class OptimizerPanel(PanelText, widgets.VBox):
         self.learning_rate = rounded(value)
         with self._adjusting():
             low, high = (10**end for end in self.lr_range)
-            self.lr.value = min(max(self.learning_rate, low), high)
+            shown = min(max(self.learning_rate, low), high)
+            # a slider already within half a step of it stays (no message to send)
+            if abs(math.log10(self.lr.value / shown)) >= LR_STEP / 2:
+                self.lr.value = shown
             self.lr_readout.value = lr_text(self.learning_rate)
         self.recompute()
 

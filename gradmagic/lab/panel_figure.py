@@ -137,13 +137,16 @@ class PanelFigure:
     def draw(
         self, result: MinimizeResult, trial: Any = None
     ) -> tuple[tuple[bytes, str], tuple[bytes, str] | None]:
-        """Update the moving artists; return each plot as its static PNG and an SVG of the
+        """Both plots (see :meth:`draw_curve` and :meth:`draw_path`)."""
+        return self.draw_curve(result), self.draw_path(result, trial)
+
+    def draw_curve(self, result: MinimizeResult) -> tuple[bytes, str]:
+        """Update the loss curve's moving artists; return its static PNG and an SVG of the
         moving artists to lay over it.  The static parts (axes, ticks, contours) are
         rendered only when the start or the number of steps changes or a run leaves the
         frame, which is then grown generously, so a new learning rate or momentum sends
         the same PNG (an unchanged widget value, so no message) and a few kilobytes of
-        SVG.  ``trial`` (a run reaching the minimum from the same start) helps frame the
-        path.  The second plot is None without a path plot."""
+        SVG.  Call it first for each result: it notices a new start."""
         from gradmagic.lab.panel_svg import overlay
 
         history = np.asarray(result.history, dtype=float)
@@ -153,16 +156,21 @@ class PanelFigure:
             self.curve_frame = None
             self.background_for = None
         self._draw_curve(result, history)
-        if self.path_axes is not None and result.path:
-            self._draw_path(result, history, trial)
         moving = [self.curve, self.epoch_dots, self.title]
         self._static = self._static or _static_png(self.figure, moving)
-        curve = self._static, overlay(self.figure, moving)
-        if self.path_figure is None or self.path_line is None:
-            return curve, None
+        return self._static, overlay(self.figure, moving)
+
+    def draw_path(self, result: MinimizeResult, trial: Any = None) -> tuple[bytes, str] | None:
+        """The path plot as :meth:`draw_curve` returns the loss curve (None without one).
+        ``trial`` (a run reaching the minimum from the same start) helps frame it."""
+        from gradmagic.lab.panel_svg import overlay
+
+        if self.path_axes is None or not result.path:
+            return None
+        self._draw_path(result, np.asarray(result.history, dtype=float), trial)
         moving = [self.path_line, self.end_marker]
         self._path_static = self._path_static or _static_png(self.path_figure, moving)
-        return curve, (self._path_static, overlay(self.path_figure, moving))
+        return self._path_static, overlay(self.path_figure, moving)
 
     def _draw_curve(self, result: MinimizeResult, history: np.ndarray) -> None:
         frame = self.curve_frame

@@ -80,15 +80,12 @@ def _line(line: Any, px: float, height: float, clip: str) -> str:
         x0, y0, x1, y1 = line.axes.bbox.extents
         # Agg's clipping, with a margin so the stroke's ends stay outside the box
         cleaned = path.cleaned(remove_nans=True, clip=(x0 - 5, y0 - 5, x1 + 5, y1 + 5))
-        commands = []
-        for (x, y), code in zip(cleaned.vertices, cleaned.codes, strict=True):
-            if code == 1:
-                commands.append(f"M{x:.1f} {height - y:.1f}")
-            elif code == 2:
-                commands.append(f"L{x:.1f} {height - y:.1f}")
+        codes = cleaned.codes
+        keep = (codes == 1) | (codes == 2)  # MOVETO, LINETO (not STOP)
+        commands = _points("M", cleaned.vertices[keep], height, codes[keep] == 2)
         if commands:
             out.append(
-                f'<path d="{"".join(commands)}" fill="none" '
+                f'<path d="{commands}" fill="none" '
                 f'stroke="{_colour(line.get_color())}" '
                 f'stroke-width="{line.get_linewidth() * px:.2f}" '
                 'stroke-linejoin="round" stroke-linecap="square"/>'
@@ -115,7 +112,7 @@ def _line(line: Any, px: float, height: float, clip: str) -> str:
         else:
             # dots as zero-length round-capped segments: one short path for all of them
             diameter = (size if marker == "o" else size / 2) + edge  # "." is a half "o"
-            dots = "".join(f"M{x:.1f} {height - y:.1f}h0" for x, y in points[keep])
+            dots = _points("M", points[keep], height, None, "h0")
             if dots:
                 out.append(
                     f'<path d="{dots}" stroke="{fill}" stroke-width="{diameter:.2f}" '
@@ -123,6 +120,22 @@ def _line(line: Any, px: float, height: float, clip: str) -> str:
                 )
     out.append("</g>")
     return "".join(out)
+
+
+def _points(
+    move: str, points: np.ndarray, height: float, line_to: np.ndarray | None, tail: str = ""
+) -> str:
+    """SVG path commands for ``points`` (display pixels, y up): each an ``M`` (or an ``L``
+    where ``line_to`` says so) and ``tail``; formatted in one ``%`` operation, several
+    times faster than an f-string per point for the few hundred points of a run."""
+    if not len(points):
+        return ""
+    if line_to is None:
+        template = (move + "%.1f %.1f" + tail) * len(points)
+    else:
+        template = "".join(np.where(line_to, "L%.1f %.1f" + tail, move + "%.1f %.1f" + tail))
+    flipped = np.column_stack([points[:, 0], height - points[:, 1]])
+    return template % tuple(flipped.ravel().tolist())
 
 
 def _text(text: Any, px: float, height: float) -> str:
