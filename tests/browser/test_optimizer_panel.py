@@ -96,7 +96,7 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     out.locator("button", has_text="best step").click()
     wait_for_text(page, out, ".gm-line", "--lr 0.09091", contains=True)
     assert out.locator(".gm-lr-readout input").input_value() == "0.09091"
-    offsets = {}
+    offsets, misfit = {}, {}
     for name in ("light", "dark", "narrow"):
         if name == "dark":
             page.evaluate(
@@ -115,6 +115,11 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
         tip = out.locator(".gm-tip").bounding_box()
         knob = handle.bounding_box()
         offsets[name] = (tip["x"] + tip["width"] / 2) - (knob["x"] + knob["width"] / 2)
+        # the moving parts' SVG lies exactly on the static image, at any width
+        for plot in ("gm-plot", "gm-path"):
+            under = out.locator(f"img.{plot}").bounding_box()
+            over = out.locator(f".{plot}-overlay svg").bounding_box()
+            misfit[f"{name} {plot}"] = max(abs(under[k] - over[k]) for k in under)
         screenshot(page, f"optimizer-panel-{name}")
         readout.fill("0.05")
         readout.press("Enter")
@@ -122,6 +127,7 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     scroll = out.evaluate("(o) => o.scrollWidth - o.clientWidth")
     print(f"[optimizer-panel] marker offsets px {offsets}; output overflow {scroll} px")
     assert all(abs(v) <= 2 for v in offsets.values()), offsets
+    assert all(v <= 1 for v in misfit.values()), misfit
     assert scroll <= 0
 
 
