@@ -75,9 +75,10 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     median = statistics.median(times)
     print(f"[optimizer-panel] slider step -> new plot: median {median:.0f} ms of {times}")
     wait_for_text(page, out, ".gm-summary", "with sgd (lr 0.01047)", contains=True)
-    # The issue asks for <= 80 ms; a loaded test machine gets some slack.  A whole-figure
-    # redraw per step (the regression this guards against) measured over 400 ms.
-    assert median <= 250, times
+    # The issue asks for <= 80 ms: with the moving parts as an SVG overlay this measured
+    # 76-98 ms on 2 cores under load 3-8 (PNGs per step: 166-222 ms in the same runs; a
+    # whole-figure redraw per step, over 400 ms).  Twice that, for a loaded test machine.
+    assert median <= 200, times
 
     # The optimizer dropdown: the summary and the plot follow.
     before = image_src(out, PLOT)
