@@ -187,7 +187,7 @@ def test_panel_on_a_model_starts_from_the_current_values_and_writes_the_pytree_b
     assert not panel.start.fields  # no field per number
     start_text = panel.start.children[0].value
     assert "start: the current values of params (4 numbers)" in start_text
-    assert panel.path_plot.layout.display == "none" and panel.plot.value  # loss curve only
+    assert panel.path_view.layout.display == "none" and panel.plot.value  # loss curve only
     assert panel.line_text.startswith("%minimize loss(params) --wrt params --optimizer sgd")
     assert "params['w'] = (3,)" in panel.text_summary()
     panel.set_lr(0.2)

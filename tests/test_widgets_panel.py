@@ -135,7 +135,7 @@ def test_widgets_on_an_array_variable_show_the_loss_curve_only(nb):
     nb.run("import jax.numpy as jnp\nv = jnp.ones(3)")
     panel = nb.run("%minimize sum(v**2) --wrt v --widgets --lr 0.1")
     assert panel.message.value == "" and not panel.start.fields
-    assert panel.path_plot.layout.display == "none"
+    assert panel.path_view.layout.display == "none"
     assert "v = (3,) [" in panel.text_summary()
 
 
@@ -303,3 +303,34 @@ def test_schedule_in_the_panel_the_slider_sets_its_peak(nb):
     panel.optimizer.value = "lbfgs"  # its line search picks every step: no schedule
     assert panel.result.lr_history is None and "--schedule" not in panel.line_text
     assert len(figure.rate_line.get_ydata()) == 0 and panel.message.value == ""
+
+
+def test_slider_step_sends_an_svg_overlay_not_a_png(panel):
+    """The static image stays (no message), the moving parts come as SVG at the pixels
+    matplotlib would draw them: the path's end marker sits on the run's end."""
+    import re
+
+    import numpy as np
+
+    for lr in (0.005, 0.05):  # frame the range once (the frame only grows)
+        panel.lr.value = lr
+    pngs = panel.plot.value, panel.path_plot.value
+    overlays = panel.plot_view.overlay.value, panel.path_view.overlay.value
+    changed = []  # a widget whose value did not change sends no message
+    panel.plot.observe(changed.append, names="value")
+    panel.path_plot.observe(changed.append, names="value")
+    panel.lr.value = 0.03
+    assert changed == [] and (panel.plot.value, panel.path_plot.value) == pngs
+    curve, path = panel.plot_view.overlay.value, panel.path_view.overlay.value
+    assert curve != overlays[0] and path != overlays[1]
+    assert curve.startswith("<svg") and '<path d="M' in curve and ">loss curve</text>" in curve
+    figure = panel._figure.path_figure
+    end = panel.result.values["x"], panel.result.values["y"]
+    x, y = panel._figure.path_axes.transData.transform(np.asarray(end, float))
+    corners = re.search(r'<polygon points="([^"]+)"', path).group(1).split()
+    xs, ys = zip(*(map(float, c.split(",")) for c in corners), strict=True)
+    assert np.mean(xs) == pytest.approx(x, abs=0.2)
+    assert np.mean(ys) == pytest.approx(figure.bbox.height - y, abs=0.2)  # SVG's y is down
+    panel.lr.value = 0.12  # past 2/λmax: the title says so, in red
+    assert "loss curve: diverged at step" in panel.plot_view.overlay.value
+    assert 'fill="#bb0000">loss curve: diverged' in panel.plot_view.overlay.value

@@ -6,8 +6,10 @@ from three choices:
 
 * every run reuses the compiled loop of ``%minimize`` (learning rate, momentum, steps and
   start are dynamic arguments, so no control ever recompiles);
-* the figure is built once and its artists are updated in place (``set_data``), then
-  rendered to PNG into one ``Image`` widget: no output area is cleared, nothing flickers;
+* the figure is built once and its artists are updated in place (``set_data``); its
+  static parts go out as a PNG when they change, the moving artists as a small SVG laid
+  over it (:mod:`gradmagic.lab.panel_svg`): no output area is cleared, nothing flickers,
+  and a slider step sends no image;
 * the front end keeps at most one update in flight and merges the rest while the kernel
   is busy, so a drag never queues a backlog as long as one update is quick.
 
@@ -37,10 +39,10 @@ from gradmagic.lab import panel_html
 from gradmagic.lab.panel_controls import (
     MOMENTUM_DECADES,
     PanelText,
+    PlotView,
     StartPoint,
     TrainingControls,
     decades,
-    plot_image,
     row,
 )
 from gradmagic.lab.panel_figure import PanelFigure
@@ -149,7 +151,8 @@ class OptimizerPanel(PanelText, widgets.VBox):
         self.style = widgets.HTML(panel_html.STYLE, layout=widgets.Layout(display="none"))
         self.stability = widgets.HTML()
         self.marker = widgets.HTML(layout=widgets.Layout(width="100%", margin="0"))
-        self.plot, self.path_plot = plot_image("gm-plot"), plot_image("gm-path")
+        self.plot_view, self.path_view = PlotView("gm-plot"), PlotView("gm-path")
+        self.plot, self.path_plot = self.plot_view.image, self.path_view.image
         self.summary = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
         self.line = widgets.HTML(layout=widgets.Layout(max_width="100%"))
         self.message = widgets.HTML()
@@ -172,7 +175,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 row(self.optimizer, self.momentum_box),
                 row(self.training or self.steps, self.best_step),
                 self.start,
-                row(self.plot, self.path_plot),  # side by side, stacked when narrow
+                row(self.plot_view, self.path_view),  # side by side, stacked when narrow
                 self.summary,
                 self.line,
                 widgets.HBox([self.use]),
@@ -227,6 +230,13 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 **(self.training.settings() if self.training else {}),
             )
             self.result.in_panel = True
+            # the plots first, the loss curve before the path: what a slider move is for,
+            # and each widget sends its message at once
+            self.plot_view.show(*self._figure.draw_curve(self.result))
+            path = self._figure.draw_path(self.result, self.met.trial(start, self.steps.value))
+            if path is not None:
+                self.path_view.show(*path)
+            self.path_view.layout.display = None if path else "none"
             self.curvature = self._curvature_now(start)
             advice = self.advice(spec)
             if self.result.diverged:
@@ -249,10 +259,6 @@ class OptimizerPanel(PanelText, widgets.VBox):
                 self.schedule,
             )
             self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
-            trial = self.met.trial(start, self.steps.value)
-            self.plot.value, path = self._figure.draw(self.result, trial)
-            self.path_plot.value = path or b""
-            self.path_plot.layout.display = None if path else "none"
             self.message.value = ""
         except GradmagicError as error:
             self.message.value = panel_html.warning(str(error))
@@ -273,11 +279,6 @@ class OptimizerPanel(PanelText, widgets.VBox):
         return rounded(self.momentum.value)
 
     @property
-    def line_text(self) -> str:
-        """The ``%minimize`` line under the plot, as plain text."""
-        return html.unescape(self.line.value.split(">", 1)[1].rsplit("<", 1)[0])
-
-    @property
     def bound(self) -> float:
         """The chosen optimizer's largest stable learning rate (inf where it has none)."""
         bound = self.advice().bound
@@ -296,7 +297,10 @@ class OptimizerPanel(PanelText, widgets.VBox):
         self.learning_rate = rounded(value)
         with self._adjusting():
             low, high = (10**end for end in self.lr_range)
-            self.lr.value = min(max(self.learning_rate, low), high)
+            shown = min(max(self.learning_rate, low), high)
+            # a slider already within half a step of it stays (no message to send)
+            if abs(math.log10(self.lr.value / shown)) >= LR_STEP / 2:
+                self.lr.value = shown
             self.lr_readout.value = lr_text(self.learning_rate)
         self.recompute()
 

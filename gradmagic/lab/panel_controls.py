@@ -26,13 +26,29 @@ def row(*children: widgets.Widget, **layout: Any) -> widgets.HBox:
     return box
 
 
-def plot_image(name: str) -> widgets.Image:
-    """A PNG image of one plot (380 px, narrower where the output area is), CSS class ``name``."""
-    image = widgets.Image(
-        format="png", layout=widgets.Layout(width="380px", max_width="100%", height="auto")
-    )
-    image.add_class(name)
-    return image
+class PlotView(widgets.Box):
+    """One plot, 380 px wide (narrower where the output area is): its static PNG in an
+    ``Image`` (CSS class ``name``) with the moving artists' SVG laid over it in an
+    ``HTML`` widget (class ``name-overlay``), so a slider step sends a few kilobytes of SVG and no image."""
+
+    def __init__(self, name: str) -> None:
+        flat = {"margin": "0", "padding": "0"}
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(width="100%", height="auto", **flat)
+        )
+        self.image.add_class(name)
+        self.overlay = widgets.HTML(layout=widgets.Layout(**flat))
+        self.overlay.add_class("gm-overlay")
+        self.overlay.add_class(f"{name}-overlay")
+        super().__init__(
+            [self.image, self.overlay], layout=widgets.Layout(width="380px", max_width="100%")
+        )
+        self.add_class("gm-figure")
+
+    def show(self, png: bytes, svg: str) -> None:
+        """The static image (sent only when it changed) and the overlay."""
+        self.image.value = png
+        self.overlay.value = svg
 
 
 class StartPoint(widgets.HBox):
@@ -85,6 +101,11 @@ class PanelText:
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data["text/plain"] = self.text_summary()
         return bundle
+
+    @property
+    def line_text(self) -> str:
+        """The ``%minimize`` line under the plot, as plain text."""
+        return html.unescape(self.line.value.split(">", 1)[1].rsplit("<", 1)[0])
 
     def _length(self) -> str:
         training = getattr(self, "training", None)

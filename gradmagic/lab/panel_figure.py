@@ -1,4 +1,6 @@
-"""The panel's figure: built once, its artists updated in place, rendered by blitting."""
+"""The panel's figure: built once, its artists updated in place; the static parts go out
+as a PNG (rarely), the moving artists as an SVG overlay (each update, see
+:mod:`gradmagic.lab.panel_svg`)."""
 
 from __future__ import annotations
 
@@ -71,8 +73,8 @@ class PanelFigure:
         self._start_for: tuple | None = None
         self.curve_frame: tuple | None = None  # (scale, low, high) of the loss curve
         self.background_for: tuple | None = None  # the path plot's limits
-        self._static: Any = None  # the loss curve's rendered static parts, for blitting
-        self._path_static: Any = None  # the path plot's
+        self._static: bytes | None = None  # the loss curve's static parts, as PNG
+        self._path_static: bytes | None = None  # the path plot's
 
     def _frame(self, result: MinimizeResult, trial: Any) -> tuple:
         """Axis limits holding the start, the run's path (up to where it first rose above
@@ -147,13 +149,21 @@ class PanelFigure:
         self.background_for = limits
         self._path_static = None
 
-    def draw(self, result: MinimizeResult, trial: Any = None) -> tuple[bytes, bytes | None]:
-        """Update the moving artists and render them over the cached static parts
-        (blitting).  The static parts (axes, ticks, contours) are redrawn only when the
-        start or the number of steps changes or a run leaves the frame, which is then grown
-        generously, so a new learning rate or momentum redraws four artists.  ``trial`` (a
-        run reaching the minimum from the same start) helps frame the path.  Returns the
-        loss curve's PNG and the path's (None without a path plot)."""
+    def draw(
+        self, result: MinimizeResult, trial: Any = None
+    ) -> tuple[tuple[bytes, str], tuple[bytes, str] | None]:
+        """Both plots (see :meth:`draw_curve` and :meth:`draw_path`)."""
+        return self.draw_curve(result), self.draw_path(result, trial)
+
+    def draw_curve(self, result: MinimizeResult) -> tuple[bytes, str]:
+        """Update the loss curve's moving artists; return its static PNG and an SVG of the
+        moving artists to lay over it.  The static parts (axes, ticks, contours) are
+        rendered only when the start or the number of steps changes or a run leaves the
+        frame, which is then grown generously, so a new learning rate or momentum sends
+        the same PNG (an unchanged widget value, so no message) and a few kilobytes of
+        SVG.  Call it first for each result: it notices a new start."""
+        from gradmagic.lab.panel_svg import overlay
+
         history = np.asarray(result.history, dtype=float)
         start = tuple(np.asarray(result.start[n], float).tobytes() for n in self.problem.variables)
         if self._start_for != (start, result.run.requested_steps):
@@ -161,18 +171,24 @@ class PanelFigure:
             self.curve_frame = None
             self.background_for = None
         self._draw_curve(result, history)
-        if self.path_axes is not None and result.path:
-            self._draw_path(result, history, trial)
         moving = [self.curve, self.epoch_dots, self.title]
         if self.rate_line is not None:
             self._draw_rates(result)
             moving.append(self.rate_line)
-        curve, self._static = _render(self.figure, self._static, moving)
-        if self.path_figure is None or self.path_line is None:
-            return curve, None
+        self._static = self._static or _static_png(self.figure, moving)
+        return self._static, overlay(self.figure, moving)
+
+    def draw_path(self, result: MinimizeResult, trial: Any = None) -> tuple[bytes, str] | None:
+        """The path plot as :meth:`draw_curve` returns the loss curve (None without one).
+        ``trial`` (a run reaching the minimum from the same start) helps frame it."""
+        from gradmagic.lab.panel_svg import overlay
+
+        if self.path_axes is None or not result.path:
+            return None
+        self._draw_path(result, np.asarray(result.history, dtype=float), trial)
         moving = [self.path_line, self.end_marker]
-        path, self._path_static = _render(self.path_figure, self._path_static, moving)
-        return curve, path
+        self._path_static = self._path_static or _static_png(self.path_figure, moving)
+        return self._path_static, overlay(self.path_figure, moving)
 
     def _draw_curve(self, result: MinimizeResult, history: np.ndarray) -> None:
         frame = self.curve_frame
@@ -262,9 +278,8 @@ class PanelFigure:
             self.end_marker.set_data([columns[0][last]], [y])
 
 
-def _render(figure: Any, static: Any, moving: list) -> tuple[bytes, Any]:
-    """``figure`` as PNG: its static parts from ``static`` (drawn once and returned when
-    None), the ``moving`` artists drawn over them (blitting)."""
+def _static_png(figure: Any, moving: list) -> bytes:
+    """``figure`` as PNG without its ``moving`` artists (the overlay draws those)."""
     import io
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -273,23 +288,19 @@ def _render(figure: Any, static: Any, moving: list) -> tuple[bytes, Any]:
     canvas = figure.canvas
     if not isinstance(canvas, FigureCanvasAgg):
         canvas = FigureCanvasAgg(figure)
-    if static is None:
-        for artist in moving:
-            artist.set_visible(False)
-        canvas.draw()
-        static = canvas.copy_from_bbox(figure.bbox)
-        for artist in moving:
-            artist.set_visible(True)
-    canvas.restore_region(static)
+    shown = [artist.get_visible() for artist in moving]
     for artist in moving:
-        artist.axes.draw_artist(artist)
+        artist.set_visible(False)
+    canvas.draw()
+    for artist, visible in zip(moving, shown, strict=True):
+        artist.set_visible(visible)
     buffer = io.BytesIO()
     # RGB: the figure is opaque, and a quarter less to compress; zlib's run-length
     # strategy (3) is about as small and faster on flat plot colours
     Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
         buffer, format="png", compress_level=1, compress_type=3
     )
-    return buffer.getvalue(), static
+    return buffer.getvalue()
 
 
 def _descent(run: Any, i: int) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 Colours come from JupyterLab's CSS variables (``--jp-error-color1``,
 ``--jp-content-font-color1``…), so the warnings keep a contrast of at least 4.5:1 in the
-light and the dark theme.  The plot is a PNG drawn on white; in a dark theme
-(``body[data-jp-theme-light="false"]``) the stylesheet inverts it with its hues kept
+light and the dark theme.  The plot is a PNG drawn on white with an SVG
+overlay (the moving artists); in a dark theme (``body[data-jp-theme-light="false"]``) the
+stylesheet inverts both with its hues kept
 (``invert(0.9) hue-rotate(180deg)``): a deterministic choice that needs nothing from the
 kernel, which cannot know the page's theme.
 
@@ -32,9 +33,13 @@ STYLE = """<style>
 .gm-panel .gm-tip { position: absolute; top: 0; line-height: 16px;
   transform: translateX(-50%); }
 .gm-panel .gm-tip-label { position: absolute; top: 0; line-height: 16px; white-space: nowrap; }
-.gm-panel img.gm-plot, .gm-panel img.gm-path { max-width: 100%; height: auto; }
-body[data-jp-theme-light="false"] .gm-panel img.gm-plot,
-body[data-jp-theme-light="false"] .gm-panel img.gm-path {
+.gm-panel .gm-figure { position: relative; }
+.gm-panel .gm-figure img { display: block; max-width: 100%; height: auto; }
+.gm-panel .gm-overlay { position: absolute; left: 0; top: 0; width: 100%; height: 100%;
+  pointer-events: none; }
+.gm-panel .gm-overlay .widget-html-content, .gm-panel .gm-overlay svg {
+  display: block; width: 100%; height: 100%; }
+body[data-jp-theme-light="false"] .gm-panel .gm-figure {
   filter: invert(0.9) hue-rotate(180deg);
 }
 </style>"""

@@ -363,8 +363,10 @@ _PROBE_JS = """
 ([root, selector]) => {
   const probe = {start: null, startEvent: null, images: []};
   const seen = new Set();
+  // an <img> changes its src; anything else (an SVG overlay) its content
+  const sig = (el) => el.tagName === 'IMG' ? el.src : el.innerHTML;
   const first = root.querySelector(selector);
-  if (first && first.src) seen.add(first.src);
+  if (first && sig(first)) seen.add(sig(first));
   const mark = (ev) => {
     if (probe.start === null && root.contains(ev.target)) {
       probe.start = performance.now();
@@ -374,16 +376,19 @@ _PROBE_JS = """
   for (const type of ['keydown', 'pointerdown', 'mousedown', 'input', 'change'])
     document.addEventListener(type, mark, true);
   const check = () => {
-    const img = root.querySelector(selector);
-    if (!img || !img.src || seen.has(img.src)) return;
-    seen.add(img.src);
+    const el = root.querySelector(selector);
+    if (!el || !sig(el) || seen.has(sig(el))) return;
+    seen.add(sig(el));
     const rec = {changed: performance.now(), shown: null};
     probe.images.push(rec);
     const done = () => { if (rec.shown === null) rec.shown = performance.now(); };
-    img.decode().then(done, done);
+    // an image: decoded; other content: after the next frame (painted)
+    if (el.tagName === 'IMG') el.decode().then(done, done);
+    else requestAnimationFrame(() => setTimeout(done, 0));
   };
-  new MutationObserver(check).observe(
-    root, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  new MutationObserver(check).observe(root, {
+    subtree: true, childList: true, characterData: true, attributes: true,
+    attributeFilter: ['src']});
   window.__labProbe = probe;
 }
 """
@@ -394,7 +399,9 @@ def start_image_probe(page, root, img_selector: str = "img") -> None:
 
     Records the first keydown/pointerdown/input/change event inside ``root`` and every
     new ``src`` of the element matching ``img_selector`` (also when the <img> itself is
-    replaced, as an ``ipywidgets.Output`` does), with the time it finished decoding.
+    replaced, as an ``ipywidgets.Output`` does), with the time it finished decoding; for
+    an element that is not an <img> (an SVG overlay), every new content, with the time
+    of the frame after it (requestAnimationFrame, then a task: painted).
     Read the result with :func:`image_probe_result`.
     """
     page.evaluate(_PROBE_JS, [root.element_handle(), img_selector])
@@ -406,12 +413,15 @@ def image_probe_result(page, timeout: float = 10_000) -> dict:
     Keys: ``n_images``, ``first_ms`` / ``last_ms`` (input event -> first / last new
     image decoded, ms), ``start_event``.
     """
-    page.wait_for_function(
+    # One check that also reads the result: an image arriving between a wait and a
+    # separate read would still be decoding (its ``shown`` not set yet).
+    handle = page.wait_for_function(
         "() => { const p = window.__labProbe; return !!p && p.start !== null"
-        " && p.images.length > 0 && p.images.every(r => r.shown !== null); }",
+        " && p.images.length > 0 && p.images.every(r => r.shown !== null)"
+        " && JSON.parse(JSON.stringify(p)); }",
         timeout=timeout,
     )
-    p = page.evaluate("() => window.__labProbe")
+    p = handle.json_value()
     return {
         "n_images": len(p["images"]),
         "first_ms": p["images"][0]["shown"] - p["start"],
@@ -421,9 +431,11 @@ def image_probe_result(page, timeout: float = 10_000) -> dict:
 
 
 def image_src(root, img_selector: str = "img") -> str | None:
-    """Current ``src`` of the image in ``root`` (a Locator), or None."""
+    """Current ``src`` of the image in ``root`` (a Locator), or None; for an element that
+    is not an <img> (an SVG overlay), its content."""
     return root.evaluate(
-        "(root, sel) => { const i = root.querySelector(sel); return i ? i.src : null; }",
+        "(root, sel) => { const i = root.querySelector(sel);"
+        " return i ? (i.tagName === 'IMG' ? i.src : i.innerHTML) : null; }",
         img_selector,
     )
 
@@ -431,10 +443,13 @@ def image_src(root, img_selector: str = "img") -> str | None:
 def wait_for_new_image(
     page, root, before_src: str | None, img_selector: str = "img", timeout: float = 30_000
 ) -> str:
-    """Wait until the image in ``root`` has a src other than ``before_src`` and is loaded."""
+    """Wait until the image in ``root`` has a src other than ``before_src`` and is loaded
+    (for an element that is not an <img>: content other than ``before_src``)."""
     handle = page.wait_for_function(
         """([root, sel, before]) => {
             const img = root.querySelector(sel);
+            if (img && img.tagName !== 'IMG')
+              return img.innerHTML && img.innerHTML !== before ? img.innerHTML : false;
             return !!img && !!img.src && img.src !== before && img.complete
               && img.naturalWidth > 0 ? img.src : false; }""",
         arg=[root.element_handle(), img_selector, before_src],

@@ -19,6 +19,8 @@ from lab import (
 )
 
 pytestmark = pytest.mark.browser
+# The loss curve's moving parts: an SVG laid over the plot's static image, new each step
+PLOT = ".gm-plot-overlay"
 
 CELLS = [
     "%load_ext gradmagic",
@@ -48,14 +50,14 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     assert "2/λmax = 0.1" in out.inner_text()
 
     # Keyboard on the slider: two steps of 0.01 in log10, 0.01 -> 10**-1.98 = 0.01047.
-    before = image_src(out, "img.gm-plot")
+    before = image_src(out, PLOT)
     img.scroll_into_view_if_needed()
-    start_image_probe(page, out, "img.gm-plot")
+    start_image_probe(page, out, PLOT)
     handle.focus()
     handle.press("ArrowRight")
     handle.press("ArrowRight")
     wait_for_text(page, out, ".gm-summary", "with sgd (lr 0.01047)", contains=True)
-    after = wait_for_new_image(page, out, before, "img.gm-plot")
+    after = wait_for_new_image(page, out, before, PLOT)
     timing = image_probe_result(page)
     assert after != before
     print(
@@ -65,23 +67,24 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     # Slider-to-plot time over several single steps (right, left, ...: back to 0.01047).
     times = []
     for key in ["ArrowRight", "ArrowLeft"] * 4:
-        before = image_src(out, "img.gm-plot")
-        start_image_probe(page, out, "img.gm-plot")
+        before = image_src(out, PLOT)
+        start_image_probe(page, out, PLOT)
         handle.press(key)
-        wait_for_new_image(page, out, before, "img.gm-plot")
+        wait_for_new_image(page, out, before, PLOT)
         times.append(image_probe_result(page)["first_ms"])
     median = statistics.median(times)
     print(f"[optimizer-panel] slider step -> new plot: median {median:.0f} ms of {times}")
     wait_for_text(page, out, ".gm-summary", "with sgd (lr 0.01047)", contains=True)
-    # The issue asks for <= 80 ms; a loaded test machine gets some slack.  A whole-figure
-    # redraw per step (the regression this guards against) measured over 400 ms.
-    assert median <= 250, times
+    # The issue asks for <= 80 ms: with the moving parts as an SVG overlay this measured
+    # 76-98 ms on 2 cores under load 3-8 (PNGs per step: 166-222 ms in the same runs; a
+    # whole-figure redraw per step, over 400 ms).  Twice that, for a loaded test machine.
+    assert median <= 200, times
 
     # The optimizer dropdown: the summary and the plot follow.
-    before = image_src(out, "img.gm-plot")
+    before = image_src(out, PLOT)
     out.locator(".gm-optimizer select").select_option("adam")
     wait_for_text(page, out, ".gm-summary", "with adam (lr 0.01047", contains=True)
-    wait_for_new_image(page, out, before, "img.gm-plot")
+    wait_for_new_image(page, out, before, PLOT)
     screenshot(page, "optimizer-panel")
     # Moving controls changed no notebook variable (the last cell printed them before).
     assert "1.0 1.0" in cell_output(page, 3).inner_text()
@@ -94,7 +97,7 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     out.locator("button", has_text="best step").click()
     wait_for_text(page, out, ".gm-line", "--lr 0.09091", contains=True)
     assert out.locator(".gm-lr-readout input").input_value() == "0.09091"
-    offsets = {}
+    offsets, misfit = {}, {}
     for name in ("light", "dark", "narrow"):
         if name == "dark":
             page.evaluate(
@@ -113,6 +116,11 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
         tip = out.locator(".gm-tip").bounding_box()
         knob = handle.bounding_box()
         offsets[name] = (tip["x"] + tip["width"] / 2) - (knob["x"] + knob["width"] / 2)
+        # the moving parts' SVG lies exactly on the static image, at any width
+        for plot in ("gm-plot", "gm-path"):
+            under = out.locator(f"img.{plot}").bounding_box()
+            over = out.locator(f".{plot}-overlay svg").bounding_box()
+            misfit[f"{name} {plot}"] = max(abs(under[k] - over[k]) for k in under)
         screenshot(page, f"optimizer-panel-{name}")
         readout.fill("0.05")
         readout.press("Enter")
@@ -120,6 +128,7 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     scroll = out.evaluate("(o) => o.scrollWidth - o.clientWidth")
     print(f"[optimizer-panel] marker offsets px {offsets}; output overflow {scroll} px")
     assert all(abs(v) <= 2 for v in offsets.values()), offsets
+    assert all(v <= 1 for v in misfit.values()), misfit
     assert scroll <= 0
 
 
@@ -149,11 +158,11 @@ def test_panel_on_a_pytree_model_with_data(jupyter_server, browser_page):
     assert "start: the current values of params (3 numbers)" in out.inner_text()
     assert out.locator("img.gm-path").is_hidden()  # a model: the loss curve only
     assert "params['w']" in summary.inner_text() and "epochs: 4 of 4" in summary.inner_text()
-    before = image_src(out, "img.gm-plot")
+    before = image_src(out, PLOT)
     out.locator(".gm-training select").select_option("32")
     wait_for_text(page, out, ".gm-line", "--batch 32 --epochs 4", contains=True)
     wait_for_text(page, out, ".gm-summary", "batch 32", contains=True)
-    assert wait_for_new_image(page, out, before, "img.gm-plot") != before
+    assert wait_for_new_image(page, out, before, PLOT) != before
     epochs = out.locator(".gm-training input")
     epochs.fill("8")
     epochs.press("Enter")
