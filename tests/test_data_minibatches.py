@@ -156,6 +156,24 @@ def test_the_seed_is_an_option_and_decides_the_run(nb):
     assert not np.array_equal(histories[0], histories[2])
 
 
+def test_a_rerun_reuses_the_data_on_the_device_and_sees_data_edited_in_place(nb):
+    """The device copy of the data is kept by content: the same arrays are not put on the
+    device again, and an array edited in place trains on its new values."""
+    from gradmagic.minimize import minibatch
+
+    nb.run(SETUP)
+    nb.run(f"{LINE} --batch 10 --epochs 2 --quiet")
+    kept = dict(minibatch.DEVICE_COPIES)
+    nb.run("w = np.zeros(3, np.float32); b = np.float32(0.0)")
+    nb.run(f"{LINE} --batch 10 --epochs 2 --quiet")
+    first = nb.ns["_min"].history
+    assert dict(minibatch.DEVICE_COPIES) == kept  # same objects, nothing put again
+    nb.run("y[:] = 2 * y; w = np.zeros(3, np.float32); b = np.float32(0.0)")
+    nb.run(f"{LINE} --batch 10 --epochs 2 --quiet")
+    np.testing.assert_allclose(nb.ns["_min"].history[0], 4 * first[0], rtol=1e-5)
+    assert len(minibatch.DEVICE_COPIES) == len(kept) + 1  # the edited y, put once
+
+
 def test_integer_labels_are_data_not_constants(nb):
     """Labels of another run reuse the compiled loop (passed as arguments, not baked in)."""
     nb.run(SETUP)
