@@ -127,3 +127,22 @@ def test_values_without_a_stable_fingerprint_are_never_saved():
     same = saved_programs.stable_key(("g", [1, 2.0, "s"]), {"m": sys})
     assert same == saved_programs.stable_key(("g", [1, 2.0, "s"]), {"m": sys})
     assert same != saved_programs.stable_key(("g", [1, 2.0, "t"]), {"m": sys})
+
+
+def test_the_key_depends_on_gradmagic_s_own_code(monkeypatch):
+    before = saved_programs.stable_key(("same", 1))
+    monkeypatch.setattr(saved_programs, "_DIGEST", ["other code"])
+    assert saved_programs.stable_key(("same", 1)) != before
+
+
+def test_grids_built_on_a_loaded_program_compute_as_on_a_compiled_one(tmp_path):
+    """--tune vectorises the single loop: from a loaded program it must compile its grid
+    with the same options as from a freshly compiled one (same numbers to the last bit)."""
+    line = (
+        "%minimize f(x) --wrt x --lr 0.05 --steps 200 --quiet\nx = 0.0\n"  # saved, loaded
+        "%minimize f(x) --wrt x --tune --tune-grid 0.01:0.3:8 --steps 200 --quiet\n"
+        "x = float(_min.best['sgd'].loss)"
+    )
+    first = kernel(tmp_path / "jax", line=line)
+    again = kernel(tmp_path / "jax", line=line)
+    assert again["loads"] >= 1 and again["x"] == first["x"]

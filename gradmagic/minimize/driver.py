@@ -84,15 +84,15 @@ def program_for(
         if loaded is not None:  # validated and compiled by an earlier kernel
             executable, meta = loaded
             record_path = sum(math.prod(p.shape) for p in params) <= PATH_LIMIT
-            program = build_program(
-                objective, spec, has_tol, record_path, params, meta["loss_dtype"], False,
-                bounded, scheduled, batching,
+            program = build_program(  # as compiled then (batch.py compiles with its options)
+                objective, spec, has_tol, record_path, params, meta["loss_dtype"],
+                meta["fast"], bounded, scheduled, batching,
             )  # fmt: skip
             program.chunk = saved_programs.Loaded(executable, program.chunk, disk)
             return program
         program = validated_build()
         if disk:
-            meta = {"loss_dtype": str(program.loss_dtype)}
+            meta = {"loss_dtype": str(program.loss_dtype), "fast": bool(program.chunk.options)}
             program.chunk = saved_programs.Saving(program.chunk, disk, meta)
         return program
 

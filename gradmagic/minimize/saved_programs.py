@@ -7,7 +7,8 @@ a first ``%minimize``.  Here the *executable* itself is kept
 share: :func:`stable_key` hashes everything the program depends on with fingerprints that
 mean the same in every process (a function by its code, defaults, closure and the globals
 it reads, never by its address), plus the argument shapes and dtypes, the optimizer and
-loop options, the float width, the platform and the gradmagic, JAX and jaxlib versions.
+loop options, the float width, the platform, the gradmagic, JAX and jaxlib versions and a
+hash of gradmagic's own source.
 A value whose meaning cannot be fingerprinted that way (an arbitrary object) means no key:
 the loop is then compiled as usual and not saved.
 
@@ -112,6 +113,21 @@ def _names(code: types.CodeType) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+_DIGEST: list[str] = []
+
+
+def _package_digest() -> str:
+    """A hash of gradmagic's own source: a program saved by other code (an edited
+    checkout, a new release with the same version) is never loaded."""
+    if not _DIGEST:
+        root = Path(__file__).resolve().parents[1]
+        digest = hashlib.sha256()
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.read_bytes())
+        _DIGEST.append(digest.hexdigest())
+    return _DIGEST[0]
+
+
 def stable_key(*parts: Any) -> str | None:
     """The hex key of ``parts`` with the environment that shapes a compiled program, or
     None when some part has no stable fingerprint (then nothing is saved or loaded)."""
@@ -122,6 +138,7 @@ def stable_key(*parts: Any) -> str | None:
 
     environment = (
         __version__,
+        _package_digest(),
         jax.__version__,
         jaxlib.__version__,
         bool(jax.config.jax_enable_x64),
