@@ -195,17 +195,10 @@ def gradient_of_expression(
 def by_name(program: Any, sources: Sequence[Any], results: Sequence[Any]) -> dict[str, Any]:
     """Results per source, regrouped per notebook name: a pytree input's leaves go back
     into its structure (``%grad loss(params) --wrt params`` gives a dict like ``params``)."""
-    from gradmagic.pytrees import assembled
+    from gradmagic.pytrees import regrouped
 
-    grouped: dict[str, list[tuple[Any, Any]]] = {}
-    for source, result in zip(sources, results, strict=True):
-        grouped.setdefault(source.name, []).append((source, result))
-    return {
-        name: pairs[0][1]
-        if pairs[0][0].leaf is None
-        else assembled(program.frozen[name], [s.leaf for s, _ in pairs], [r for _, r in pairs])
-        for name, pairs in grouped.items()
-    }
+    items = [(s.name, s.leaf, r) for s, r in zip(sources, results, strict=True)]
+    return regrouped(items, program.frozen)
 
 
 def hessian_of_expression(

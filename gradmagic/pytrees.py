@@ -17,6 +17,7 @@ stays cheap.
 from __future__ import annotations
 
 import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,3 +179,23 @@ def same_structure(original: Any, value: Any) -> bool:
     return first[1] == second[1] and all(
         is_floating(a) == is_floating(b) for a, b in zip(first[0], second[0], strict=True)
     )
+
+
+def regrouped(
+    items: Sequence[tuple[str, Leaf | None, Any]], trees: Mapping[str, Any], written: bool = False
+) -> dict[str, Any]:
+    """``(name, leaf, value)`` items regrouped per notebook name: a plain name's value as
+    it is, a pytree's leaves back in the structure ``trees[name]`` has.  ``written``: each
+    value with the type its notebook value has (what ``%minimize`` writes back); otherwise
+    a pytree's other leaves are None, as ``jax.grad`` gives them."""
+    grouped: dict[str, list[tuple[Leaf | None, Any]]] = {}
+    for name, leaf, value in items:
+        grouped.setdefault(name, []).append((leaf, value))
+    result = {}
+    for name, pairs in grouped.items():
+        leaves, values = [leaf for leaf, _ in pairs], [value for _, value in pairs]
+        if leaves[0] is None:
+            result[name] = like(trees[name], values[0]) if written else values[0]
+        else:
+            result[name] = (written_back if written else assembled)(trees[name], leaves, values)
+    return result

@@ -51,22 +51,14 @@ class Problem:
         """Per-variable ``values`` regrouped per notebook name: a pytree's leaves back in its
         structure (``written``: with each leaf's own type, as written back to the notebook;
         otherwise other leaves are None, as ``jax.grad`` gives them)."""
-        from gradmagic.pytrees import assembled, like, written_back
+        from gradmagic.pytrees import regrouped
 
-        grouped: dict[str, list[tuple[Leaf | None, Any]]] = {}
         leaves = self.leaves or (None,) * len(self.variables)
-        for variable, leaf, value in zip(self.variables, leaves, values, strict=True):
-            grouped.setdefault(variable if leaf is None else leaf.name, []).append((leaf, value))
-        result = {}
-        for name, pairs in grouped.items():
-            if pairs[0][0] is None:
-                value = pairs[0][1]
-                result[name] = like(self.program.frozen[name], value) if written else value
-                continue
-            tree = self.program.frozen[name]
-            combine = written_back if written else assembled
-            result[name] = combine(tree, [leaf for leaf, _ in pairs], [v for _, v in pairs])
-        return result
+        items = [
+            (variable if leaf is None else leaf.name, leaf, value)
+            for variable, leaf, value in zip(self.variables, leaves, values, strict=True)
+        ]
+        return regrouped(items, self.program.frozen, written)
 
     def scipy_x(self, values: Sequence[Any], written: bool = True) -> Any:
         """SciPy's ``x`` (or ``jac``, not ``written``): the one variable's value (a pytree
