@@ -77,9 +77,10 @@ def program_for(
     identity = objective if cache_key is None else cache_key
     shapes = arguments_key(params, aux, data)
     flags = (spec.name, has_tol, bounded, scheduled, batching)
-    disk = saved_as and saved_programs.stable_key(saved_as, shapes[0], repr(shapes[1]), flags)
 
     def build() -> ChunkProgram:
+        # the key fingerprints every baked-in value: computed on a miss only, never per re-run
+        disk = saved_as and saved_programs.stable_key(saved_as, shapes[0], repr(shapes[1]), flags)
         loaded = saved_programs.load(disk) if disk else None
         if loaded is not None:  # validated and compiled by an earlier kernel
             executable, meta = loaded
