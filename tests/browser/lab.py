@@ -480,3 +480,26 @@ def screenshot(page, name: str, **kwargs) -> Path:
     path = ARTIFACTS_DIR / (name if name.endswith(".png") else name + ".png")
     page.screenshot(path=str(path), **kwargs)
     return path
+
+
+class OfflinePage(NamedTuple):
+    """A page that can load nothing from the network, with what it asked for and its errors."""
+
+    context: object
+    page: object
+    requests: list
+    errors: list
+
+
+def offline_page(browser, url: str) -> OfflinePage:
+    """Open ``url`` (a ``file://`` page) in a new 1300 × 900 context with every http(s)
+    request aborted, recording the requests made and the page's uncaught errors."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route("http*://**", lambda route: route.abort())  # offline: nothing can load
+    page.goto(url)
+    return OfflinePage(context, page, requests, errors)

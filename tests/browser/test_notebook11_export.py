@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lab import offline_page
 
 pytestmark = pytest.mark.browser
 
@@ -25,14 +26,7 @@ def test_notebook_11_export_plays_from_disk(browser, tmp_path):
         check=True,
         capture_output=True,
     )
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.route("http*://**", lambda route: route.abort())  # offline: nothing can load
-    page.goto(source.with_suffix(".html").as_uri())
+    context, page, requests, errors = offline_page(browser, source.with_suffix(".html").as_uri())
 
     # The static panel: a live view replaced the still image; slider and menu redraw.
     page.locator(".gm-static-live").wait_for()

@@ -10,6 +10,7 @@ import sys
 
 import nbformat
 import pytest
+from lab import offline_page
 
 pytestmark = pytest.mark.browser
 
@@ -44,14 +45,7 @@ def canvases(page):
 
 def test_static_panel_redraws_from_disk_without_network(nb, browser, tmp_path):
     page_file, panel = exported(nb, tmp_path)
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.route("http*://**", lambda route: route.abort())  # offline: nothing can load
-    page.goto(page_file.as_uri())
+    context, page, requests, errors = offline_page(browser, page_file.as_uri())
     page.locator(".gm-static-live").wait_for()
     assert page.locator(".gm-static-still").is_hidden()  # the script replaced the still
     assert page.locator(".gm-static-readout").inner_text() == "0.01"
