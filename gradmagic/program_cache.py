@@ -56,8 +56,7 @@ def signature(tree: Any) -> tuple:
 
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     return treedef, tuple(
-        (tuple(leaf.shape), str(leaf.dtype)) if hasattr(leaf, "dtype") else type(leaf)
-        for leaf in leaves
+        (tuple(leaf.shape), leaf.dtype) if hasattr(leaf, "dtype") else type(leaf) for leaf in leaves
     )
 
 

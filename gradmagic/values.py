@@ -9,6 +9,7 @@ booleans, complex numbers, strings, functions and modules never are.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,16 @@ def is_floating(value: Any) -> bool:
     if dtype is None or not hasattr(value, "shape"):
         return False
     try:
-        dtype = np.dtype(dtype)
-    except TypeError:
+        return _floating_dtype(dtype)
+    except TypeError:  # an unhashable or unknown dtype-like object
         return False
+
+
+@functools.lru_cache(maxsize=256)
+def _floating_dtype(dtype: Any) -> bool:
+    """Cached per dtype: every one-liner re-run classifies each value it reads, and
+    ``np.issubdtype`` costs microseconds each time."""
+    dtype = np.dtype(dtype)
     # bfloat16 and the float8 types (ml_dtypes, as JAX uses them) are not NumPy subtypes
     # of np.floating: their kind is 'V'.  Their names say what they are.
     return bool(np.issubdtype(dtype, np.floating)) or dtype.name.startswith(_ML_FLOATS)

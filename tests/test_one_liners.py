@@ -88,6 +88,29 @@ def test_rerunning_a_one_liner_never_compiles_again(nb):
     assert abs(moved - expected).max() < 1e-3 * abs(expected).max()
 
 
+def test_a_rerun_line_is_parsed_once_and_errors_are_never_remembered(nb, monkeypatch):
+    """Re-running a one-liner reads its options once per line text (argparse alone is a
+    fifth of a millisecond); values still come from the notebook each time, a bad line
+    says so every time."""
+    from gradmagic import magics
+
+    parses = []
+    real_parse = magics._parse
+    monkeypatch.setattr(magics, "_parse", lambda *a: parses.append(a) or real_parse(*a))
+    nb.run("x = 2.0")
+    assert float(nb.run("%grad x**3 --wrt x")) == 12.0
+    nb.run("x = 1.0")
+    assert float(nb.run("%grad x**3 --wrt x")) == 3.0
+    assert len(parses) == 1
+    for _ in range(2):
+        assert "unknown option --wrtt" in nb.usage_error("%grad x**3 --wrtt x")
+    assert len(parses) == 3
+    line = "%grad sum(v**2) --wrt v --at v=[3.0,4.0]"
+    assert [float(g) for g in nb.run(line)] == [6.0, 8.0]
+    assert [float(g) for g in nb.run(line)] == [6.0, 8.0]
+    assert "v" not in nb.ns
+
+
 def test_compiled_one_liners_never_serve_stale_values(nb):
     """Values baked into a program (a list, a notebook function's globals) count in its key."""
     nb.run("coefficients = [1.0, 2.0]\nx = 3.0\nscale = 2.0")

@@ -29,6 +29,8 @@ from gradmagic.magics.declarations import (
     wrt_inputs,
 )
 
+_PARSED_LINES: dict[tuple[str, str], tuple[str, tuple, dict]] = {}
+
 MAGIC_NAMES = {"line": ("grad", "hessian", "minimize", "gradmagic"), "cell": ("tape", "minimize")}
 
 
@@ -201,10 +203,19 @@ class GradMagics(Magics):
 
     @staticmethod
     def _expression_wrt_at(method: Callable, line: str, magic: str) -> tuple[str, tuple, dict]:
-        expression, option_text = line_options.split_expression(line)
-        args = _parse(method, option_text, magic)
-        wrt = line_options.names(args.wrt, "--wrt")
-        return expression, wrt, line_options.point_values(args.at)
+        # Parsed once per line text: re-running a one-liner must cost little more than
+        # the compiled call, and argparse alone is ~0.2 ms.  Errors are never cached.
+        parsed = _PARSED_LINES.get((magic, line))
+        if parsed is None:
+            expression, option_text = line_options.split_expression(line)
+            args = _parse(method, option_text, magic)
+            wrt = tuple(line_options.names(args.wrt, "--wrt"))
+            parsed = expression, wrt, line_options.point_values(args.at)
+            _PARSED_LINES[(magic, line)] = parsed
+            while len(_PARSED_LINES) > 256:
+                del _PARSED_LINES[next(iter(_PARSED_LINES))]
+        expression, wrt, at = parsed
+        return expression, wrt, dict(at)  # --at values become new arrays on each run
 
     # ------------------------------------------------------------------ %gradmagic
     @line_magic
