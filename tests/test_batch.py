@@ -74,6 +74,26 @@ def test_momenta_and_starts_equal_single_runs():
         _same_as_single(problem, adam, i, optimizer="adam", lr=lr)
 
 
+def test_every_run_of_a_grid_is_its_single_run_bit_for_bit():
+    """Rosenbrock with momentum: some runs diverge early, others oscillate for hundreds of
+    steps, where float32 rounding differences would grow and show."""
+    problem = problem_builder.problem_from_line(
+        "(1 - x)**2 + 100*(y - x**2)**2", {"x": -1.0, "y": 1.5}, ["x", "y"]
+    )
+    lrs = list(np.geomspace(1e-4, 0.01, 8)) * 2
+    momenta = [0.9] * 8 + [0.99] * 8
+    batch = run_batch(problem, optimizer="momentum", lrs=lrs, momenta=momenta, steps=400)
+    assert 0 < batch.diverged.sum() < 16
+    for i in range(16):
+        single = problem.run(optimizer="momentum", lr=lrs[i], momentum=momenta[i], steps=400)
+        at = np.minimum(batch.recorded_steps, len(single.history) - 1)
+        assert batch.steps[i] == single.steps
+        assert batch.final[i] == np.float32(single.loss)
+        assert batch.history[i].tobytes() == np.asarray(single.history)[at].tobytes()
+        path = np.stack([np.asarray(p) for p in single.path], axis=1)[at]
+        assert batch.path[i].tobytes() == path.astype(batch.path.dtype).tobytes()
+
+
 def test_a_new_grid_of_the_same_bucket_compiles_nothing():
     problem = _quadratic()
     run_batch(

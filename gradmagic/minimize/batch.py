@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from gradmagic.errors import GradmagicError
+from gradmagic.minimize.batch_loop import batched_chunk
 from gradmagic.minimize.driver import LINE_SEARCH_TOL, program_for
 from gradmagic.minimize.loop import CHUNK, FTOL, Carry, ChunkProgram, Jit
 from gradmagic.minimize.optimizers import resolve_optimizer
@@ -208,50 +209,6 @@ def _batched_program(
         return Jit(batched_chunk(program), program.chunk.options)
 
     return PROGRAMS.get_or_build(key, build), devices
-
-
-def batched_chunk(program: ChunkProgram) -> Any:
-    """``chunk(carry, aux, bounds)`` for a carry with a run axis: one ``lax.while_loop``
-    whose body steps every run at once (``jax.vmap`` of the single loop's step) and keeps
-    the carry of each run that has stopped (the single loop's own condition, per run).
-
-    The runs still going are all at the same step (``bounds[3]`` at the chunk's start), so
-    the record slot is one shared index and each step writes one row per run, instead of
-    ``vmap`` of the whole single-run loop, which would select (copy) every run's record
-    buffer on every step.  ``bounds`` is ``[end, first slot, stride, step]``."""
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-
-    start_state_of, running, advance = program.parts
-    going = jax.vmap(running, in_axes=(0, None))
-
-    def chunk(carry: Carry, aux: Any, bounds: Any) -> tuple:
-        starts = jax.vmap(start_state_of)(carry)
-        step = jax.vmap(lambda c, s: advance(c, s, aux, bounds, (), ())[:2])
-
-        def body(loop: tuple) -> tuple:
-            c, rows, reached, keep = loop
-            moved, row = step(c, starts)
-            c = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(keep.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
-                moved,
-                c,
-            )
-            reached = reached + 1
-            slot = jnp.where(reached > 0, (reached - 1) // bounds[2] + 1, 0) - bounds[1]
-            # a stopped run's row here is discarded on the host (see _drive): no select
-            rows = lax.dynamic_update_slice_in_dim(rows, row[:, None], slot, axis=1)
-            return c, rows, reached, going(c, bounds)
-
-        size = carry.settings.shape[0]
-        rows = jnp.zeros((size, CHUNK + 1, program.width), program.row_dtype)
-        more = lambda loop: jnp.any(loop[3])  # noqa: E731
-        start = (carry, rows, bounds[3], going(carry, bounds))
-        carry, rows, _, _ = lax.while_loop(more, body, start)
-        return carry, rows
-
-    return chunk
 
 
 def _stacked(blank: Carry, size: int) -> Carry:
