@@ -1,12 +1,11 @@
 """Many runs of one problem in one compiled program: ``--tune`` grids and ``--starts``.
 
 :func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together
-in one compiled program (:func:`batched_chunk`): a ``lax.while_loop`` whose body is
-``jax.vmap`` of the single-run loop's own step (:mod:`~gradmagic.minimize.loop`), so the N
-runs share one executable and one launch per chunk instead of N compiles or N Python
-loops.  A run whose own condition (the single loop's) is false keeps its carry, so it stops
-exactly where it would alone: results equal single ``%minimize`` runs at the same settings
-(to float32 rounding).
+in one compiled program (:func:`~gradmagic.minimize.batch_loop.batched_chunk`): a
+``lax.while_loop`` whose body is ``jax.vmap`` of the single-run loop's own step
+(:mod:`~gradmagic.minimize.loop`), so the N runs share one executable and one launch per
+chunk instead of N compiles or N Python loops.  Each run stops exactly where it would
+alone: results equal single ``%minimize`` runs at the same settings, bit for bit.
 
 * **No recompiles.**  Learning rates, momenta and starts are traced values in the carry, so
   a new grid of the same size reuses the program; N is padded up to a bucket (a multiple
@@ -128,7 +127,7 @@ def run_batch(
     picked = np.minimum(np.arange(size), count - 1)  # padding repeats the last run
     settings[:, 0] = math.inf if limit is None else limit
     settings[:, 1] = rates[picked]
-    settings[:, 2] = [0.0 if moms[i] is None else moms[i] for i in picked]
+    settings[:, 2] = np.array([0.0 if m is None else m for m in moms])[picked]
     settings[:, 4] = steps
     settings[:, 5] = FTOL if default_tol else -math.inf
     carry = _stacked(program.blank, size)._replace(
@@ -141,8 +140,11 @@ def run_batch(
     done_steps, diverged_at = counts[:, 0], counts[:, 1]
     last = max(int(done_steps.max()), 0)
     slots = _slot(last, stride) + 1
-    filled = np.minimum(np.arange(slots), np.array([_slot(s, stride) for s in done_steps])[:, None])
-    record = np.take_along_axis(record[:, :slots], filled[:, :, None], axis=1)
+    own = _slots(done_steps, stride)
+    record = record[:, :slots]
+    late = np.arange(slots) > own[:, None]  # after a run's last slot: it holds its last row
+    if late.any():
+        record = np.where(late[:, :, None], record[np.arange(count), own][:, None], record)
     recorded = np.minimum(np.arange(slots) * stride, last)
     starts_flat = np.concatenate([np.reshape(p, (count, -1)) for p in first], axis=1)
     ends = np.concatenate([np.reshape(p[:count], (count, -1)) for p in params_out], axis=1)
@@ -237,6 +239,11 @@ def _slot(count: int, stride: int) -> int:
     return -(-count // stride) if count > 0 else 0
 
 
+def _slots(counts: np.ndarray, stride: int) -> np.ndarray:
+    """:func:`_slot` of each of ``counts``."""
+    return np.where(counts > 0, -(-counts // stride), 0)
+
+
 def _drive(
     batched: Jit, carry: Carry, aux: Any, steps: int, stride: int, program: ChunkProgram
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
@@ -273,7 +280,5 @@ def _drive(
     last = [values[:, :1].astype(program.row_dtype)]
     if program.record_path:
         last += [np.reshape(p, (size, -1)).astype(program.row_dtype) for p in params]
-    record[np.arange(size), [_slot(int(s), stride) for s in counts[:, 0]]] = np.concatenate(
-        last, axis=1
-    )
+    record[np.arange(size), _slots(counts[:, 0], stride)] = np.concatenate(last, axis=1)
     return counts, values, record, params

@@ -160,19 +160,22 @@ def basins(ends: np.ndarray, finals: np.ndarray, ok: np.ndarray, scale: float) -
     finals = np.asarray(finals, dtype=float)
     labels = np.full(len(ends), -1)
     radius = 1e-2 * scale
-    centres: list[np.ndarray] = []
+    centres = np.empty((0, ends.shape[1]))  # the first run of each group, in group order
     for i in np.argsort(np.where(ok, finals, np.inf)):
         if not ok[i]:
             continue
-        for k, centre in enumerate(centres):
-            if np.linalg.norm(ends[i] - centre) <= radius:
-                labels[i] = k
-                break
+        near = np.flatnonzero(np.sqrt(np.sum((centres - ends[i]) ** 2, axis=1)) <= radius)
+        if near.size:
+            labels[i] = near[0]
         else:
             labels[i] = len(centres)
-            centres.append(ends[i])
+            centres = np.concatenate([centres, ends[i : i + 1]])
     k = len(centres)
-    minima = np.array([ends[labels == j].mean(axis=0) for j in range(k)]).reshape(k, -1)
-    values = np.array([finals[labels == j].min() for j in range(k)])
-    counts = np.array([(labels == j).sum() for j in range(k)])
-    return Basins(labels, minima, values, counts)
+    order = np.argsort(labels, kind="stable")[len(labels) - int(np.sum(labels >= 0)) :]
+    first = np.searchsorted(labels[order], np.arange(k))  # groups in order, runs in order
+    counts = np.diff(np.append(first, len(order)))
+    runs = zip(first, counts, strict=True)
+    minima = np.array([ends[order[f : f + c]].mean(axis=0) for f, c in runs])
+    if not k:  # every run diverged
+        return Basins(labels, np.empty((0, ends.shape[1])), np.empty(0), counts)
+    return Basins(labels, minima, np.minimum.reduceat(finals[order], first), counts)
