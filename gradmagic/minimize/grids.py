@@ -160,22 +160,25 @@ def basins(ends: np.ndarray, finals: np.ndarray, ok: np.ndarray, scale: float) -
     finals = np.asarray(finals, dtype=float)
     labels = np.full(len(ends), -1)
     radius = 1e-2 * scale
-    centres = np.empty((0, ends.shape[1]))  # the first run of each group, in group order
-    for i in np.argsort(np.where(ok, finals, np.inf)):
-        if not ok[i]:
-            continue
-        near = np.flatnonzero(np.sqrt(np.sum((centres - ends[i]) ** 2, axis=1)) <= radius)
-        if near.size:
-            labels[i] = near[0]
-        else:
-            labels[i] = len(centres)
-            centres = np.concatenate([centres, ends[i : i + 1]])
-    k = len(centres)
-    order = np.argsort(labels, kind="stable")[len(labels) - int(np.sum(labels >= 0)) :]
-    first = np.searchsorted(labels[order], np.arange(k))  # groups in order, runs in order
-    counts = np.diff(np.append(first, len(order)))
-    runs = zip(first, counts, strict=True)
-    minima = np.array([ends[order[f : f + c]].mean(axis=0) for f, c in runs])
+    order = np.argsort(np.where(ok, finals, np.inf))
+    order = order[np.asarray(ok)[order]]  # the runs to group, best objective first
+    points = ends[order]
+    free = np.ones(len(order), dtype=bool)
+    k = 0
+    # One group per round: its first free run, and every free run near it.  A run joins the
+    # earliest group whose first run is near it, as when the runs are taken one by one.
+    while free.any():
+        first = int(np.argmax(free))
+        near = free & (np.sqrt(np.sum((points - points[first]) ** 2, axis=1)) <= radius)
+        near[first] = True
+        labels[order[near]] = k
+        free &= ~near
+        k += 1
+    grouped = np.argsort(labels, kind="stable")[len(labels) - len(order) :]  # runs in order
+    begins = np.searchsorted(labels[grouped], np.arange(k))  # where each group begins
+    counts = np.diff(np.append(begins, len(grouped)))
     if not k:  # every run diverged
         return Basins(labels, np.empty((0, ends.shape[1])), np.empty(0), counts)
-    return Basins(labels, minima, np.minimum.reduceat(finals[order], first), counts)
+    runs = zip(begins, counts, strict=True)
+    minima = np.array([ends[grouped[b : b + c]].mean(axis=0) for b, c in runs])
+    return Basins(labels, minima, np.minimum.reduceat(finals[grouped], begins), counts)
