@@ -94,6 +94,26 @@ def test_every_run_of_a_grid_is_its_single_run_bit_for_bit():
         assert batch.path[i].tobytes() == path.astype(batch.path.dtype).tobytes()
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_starts_sharing_their_settings_are_their_single_runs_bit_for_bit(optimizer):
+    """One learning rate for all runs (``--starts``): the settings, Adam's step counts and
+    hyperparameters are kept once for all runs, and nothing changes in any run.  (L-BFGS's
+    line search, a while loop, rounds differently under vmap: to about 1e-6, as before.)"""
+    problem = problem_builder.problem_from_line(
+        "(x**2 + y - 11)**2 + (x + y**2 - 7)**2", {"x": 0.0, "y": 0.0}, ["x", "y"]
+    )
+    xs, ys = np.linspace(-4.0, 4.0, 6), np.array([3.0, -3.0, 0.5, -0.5, 2.0, -2.0])
+    kw = {"optimizer": optimizer, "lr": 0.01, "tol": 1e-4}
+    batch = run_batch(problem, lrs=[0.01] * 6, momenta=[None] * 6, starts=(xs, ys), steps=300,
+                      **{k: v for k, v in kw.items() if k != "lr"})  # fmt: skip
+    for i in range(6):
+        single = problem.run(steps=300, start=(float(xs[i]), float(ys[i])), **kw)
+        at = np.minimum(batch.recorded_steps, len(single.history) - 1)
+        assert (batch.steps[i], batch.converged[i]) == (single.steps, single.converged)
+        assert batch.final[i] == np.float32(single.loss)
+        assert batch.history[i].tobytes() == np.asarray(single.history)[at].tobytes()
+
+
 def test_a_new_grid_of_the_same_bucket_compiles_nothing():
     problem = _quadratic()
     run_batch(

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from gradmagic.errors import GradmagicError
-from gradmagic.minimize.batch_loop import batched_chunk
+from gradmagic.minimize.batch_loop import batched_chunk, carry_axes
 from gradmagic.minimize.driver import LINE_SEARCH_TOL, program_for
 from gradmagic.minimize.loop import CHUNK, FTOL, Carry, ChunkProgram, Jit
 from gradmagic.minimize.optimizers import resolve_optimizer
@@ -121,7 +121,10 @@ def run_batch(
         problem.variables,
     )  # fmt: skip
     first = run_starts(params, starts, count)
-    batched, devices = _batched_program(program, problem, spec.name, params, aux, limit, count)
+    shared = len(set(rates.tolist())) == 1 and len(set(moms)) == 1  # e.g. --starts
+    batched, axes, devices = _batched_program(
+        program, problem, spec.name, params, aux, limit, count, shared
+    )
     size = bucket(count, devices)
     settings = np.zeros((size, 6), program.blank.settings.dtype)
     picked = np.minimum(np.arange(size), count - 1)  # padding repeats the last run
@@ -130,10 +133,11 @@ def run_batch(
     settings[:, 2] = np.array([0.0 if m is None else m for m in moms])[picked]
     settings[:, 4] = steps
     settings[:, 5] = FTOL if default_tol else -math.inf
-    carry = _stacked(program.blank, size)._replace(
-        params=tuple(np.ascontiguousarray(p[picked]) for p in first), settings=settings
+    carry = _stacked(program.blank, axes, size)._replace(
+        params=tuple(np.ascontiguousarray(p[picked]) for p in first),
+        settings=settings if axes.settings == 0 else settings[0],
     )
-    carry = _placed(carry, devices)
+    carry = _placed(carry, axes, devices)
     stride = stride_for(steps, max(points - 1, 1))
     counts, values, record, params_out = _drive(batched, carry, aux, steps, stride, program)
     counts, values, record = counts[:count], values[:count], record[:count]
@@ -196,34 +200,39 @@ def _batched_program(
     aux: Any,
     tol: float | None,
     count: int,
-) -> tuple[Jit, int]:
-    """The vmapped chunk program for this problem and bucket, and the devices it spans."""
+    shared: bool,
+) -> tuple[Jit, Carry, int]:
+    """The vmapped chunk program for this problem and bucket, its carry's run axes (see
+    :func:`~gradmagic.minimize.batch_loop.carry_axes`) and the devices it spans."""
     import jax
 
     devices = jax.device_count()
     size = bucket(count, devices)
     key = (
         problem.cache_key, arguments_key(params, aux), optimizer, tol is not None, size,
-        devices, "batch",
+        devices, shared, "batch",
     )  # fmt: skip
 
-    def build() -> Jit:
-        return Jit(batched_chunk(program), program.chunk.options)
+    def build() -> tuple[Jit, Carry]:
+        axes = carry_axes(program, shared, size, aux)
+        return Jit(batched_chunk(program, axes), program.chunk.options), axes.carry
 
-    return PROGRAMS.get_or_build(key, build), devices
+    return (*PROGRAMS.get_or_build(key, build), devices)
 
 
-def _stacked(blank: Carry, size: int) -> Carry:
-    """``size`` copies of a fresh carry, stacked on a new first axis."""
+def _stacked(blank: Carry, axes: Carry, size: int) -> Carry:
+    """A fresh carry with ``size`` copies stacked on a new first axis where ``axes`` says 0."""
     import jax
 
-    return jax.tree_util.tree_map(
-        lambda x: np.broadcast_to(np.asarray(x), (size, *np.shape(x))).copy(), blank
-    )
+    def one(axis: int | None, x: Any) -> Any:
+        return np.asarray(x) if axis is None else np.broadcast_to(x, (size, *np.shape(x))).copy()
+
+    return jax.tree_util.tree_map(one, axes, blank, is_leaf=lambda a: a is None)
 
 
-def _placed(carry: Carry, devices: int) -> Any:
-    """With several devices, the carry split over them along the run axis."""
+def _placed(carry: Carry, axes: Carry, devices: int) -> Any:
+    """With several devices, the carry split over them along the run axis (the leaves
+    shared by all runs copied to each)."""
     import jax
 
     if devices == 1:
@@ -231,7 +240,11 @@ def _placed(carry: Carry, devices: int) -> Any:
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     mesh = Mesh(np.array(jax.devices()), ("runs",))
-    return jax.device_put(carry, NamedSharding(mesh, PartitionSpec("runs")))
+    split, copied = NamedSharding(mesh, PartitionSpec("runs")), NamedSharding(mesh, PartitionSpec())
+    where = jax.tree_util.tree_map(
+        lambda a: copied if a is None else split, axes, is_leaf=lambda a: a is None
+    )
+    return jax.device_put(carry, where)
 
 
 def _slot(count: int, stride: int) -> int:
@@ -251,7 +264,7 @@ def _drive(
     ``(N, slots, width)`` (slots after a run's last one unset) and the final params."""
     import jax
 
-    size = carry.settings.shape[0]
+    size = carry.counts.shape[0]
     slots = _slot(steps, stride) + 1
     record = np.zeros((size, slots + 1, program.width), program.row_dtype)
     before = np.full(size, -1)

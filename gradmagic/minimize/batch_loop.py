@@ -19,11 +19,16 @@ per-run bookkeeping a plain ``vmap`` of the single loop pays on every step:
   chunk's first, under one scalar ``lax.cond``; the counters each run reports (steps,
   the step that went non-finite, done, evaluations) are rebuilt from the shared count
   after each step, integer for integer as the single loop counts them.
+* **Shared settings stay scalars.**  When every run has the same learning rate and
+  momentum (``--starts``), the settings are not stacked, and neither are the optimiser
+  state's leaves that follow from them alone (step counts, injected hyperparameters):
+  Adam's bias corrections are then computed once a step, not once per run
+  (:func:`carry_axes` finds those leaves by tracing).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,8 +38,74 @@ FRESH = np.array([-1, -1, 0, 0], np.int32)  # a fresh carry's counts (see loop.C
 GOING = np.array([0, -1, 0, 0], np.int32)  # a run under way: not fresh, not stopped
 
 
-def batched_chunk(program: ChunkProgram) -> Any:
-    """``chunk(carry, aux, bounds) -> (carry, rows)`` for a carry with a run axis.
+class Axes(NamedTuple):
+    """The run axis (0) or none (None: one value for all runs) of each leaf of a batch's
+    carry, and of the optimiser states runs start from."""
+
+    carry: Carry
+    starts: Any
+
+
+def carry_axes(program: ChunkProgram, shared: bool, size: int, aux: Any) -> Axes:
+    """Each carry leaf's run axis, 0 or None (one value for all runs), as ``vmap`` takes
+    them: all 0 unless the runs share their ``settings``; then the settings and the
+    optimiser state's leaves that depend on nothing else (see
+    :func:`~gradmagic.minimize.run_dependence.depends_on`) are None."""
+    import jax
+
+    from gradmagic.minimize.run_dependence import depends_on
+
+    start_state_of, _, advance = program.parts
+    blank = program.blank
+    every = jax.tree_util.tree_map(lambda _: 0, blank)
+    if not shared:
+        return Axes(every, every.opt_state)
+    marks = jax.tree_util.tree_map(lambda _: True, blank)._replace(settings=False)
+    tree = jax.tree_util.tree_structure(blank.opt_state)
+    starting = depends_on(start_state_of, (blank,), (marks,))
+    bounds = np.zeros(4, np.int32)
+
+    def stepped(c: Carry, start: Any) -> Any:
+        return advance(c._replace(counts=GOING), start, aux, bounds, (), ())[0].opt_state
+
+    state = starting
+    for _ in range(len(state) + 1):  # until a step makes no more leaves differ between runs
+        given = (marks._replace(opt_state=tree.unflatten(state)), tree.unflatten(starting))
+        after = depends_on(stepped, (blank, blank.opt_state), given)
+        merged = [a or b for a, b in zip(state, after, strict=True)]
+        if merged == state:
+            break
+        state = merged
+    axes = every._replace(
+        settings=None, opt_state=tree.unflatten([0 if d else None for d in state])
+    )
+    check = lambda c, s: advance(c._replace(counts=GOING), s, aux, bounds, (), ())[:2]  # noqa: E731
+    starts = tree.unflatten([0 if d else None for d in starting])
+    try:  # vmap confirms it
+        jax.eval_shape(
+            jax.vmap(check, in_axes=(axes, starts), out_axes=(axes, 0)),
+            _abstract(blank, axes, size),
+            _abstract(blank.opt_state, starts, size),
+        )
+    except ValueError:
+        return Axes(every, every.opt_state)
+    return Axes(axes, starts)
+
+
+def _abstract(tree: Any, axes: Any, size: int) -> Any:
+    """Shapes and dtypes of ``tree`` with ``size`` runs stacked where ``axes`` says 0."""
+    import jax
+
+    def one(axis: int | None, x: Any) -> Any:
+        shape = np.shape(x) if axis is None else (size, *np.shape(x))
+        return jax.ShapeDtypeStruct(shape, x.dtype)
+
+    return jax.tree_util.tree_map(one, axes, tree, is_leaf=lambda a: a is None)
+
+
+def batched_chunk(program: ChunkProgram, run_axes: Axes) -> Any:
+    """``chunk(carry, aux, bounds) -> (carry, rows)`` for a carry with a run axis on the
+    leaves where ``run_axes`` (:func:`carry_axes`) says 0.
 
     ``bounds`` is ``[end, first slot, stride, step]`` as for the single loop, ``step``
     being where the runs still going are (-1: all fresh).  ``rows`` is ``(N, CHUNK + 1,
@@ -45,18 +116,21 @@ def batched_chunk(program: ChunkProgram) -> Any:
     from jax import lax
 
     start_state_of, running, advance = program.parts
-    going = jax.vmap(running, in_axes=(0, None))
+    axes = run_axes.carry
+    going = jax.vmap(running, in_axes=(axes, None))
+    stepping = (axes, run_axes.starts)
 
     def chunk(carry: Carry, aux: Any, bounds: Any) -> tuple:
-        starts = jax.vmap(start_state_of)(carry)
+        starts = jax.vmap(start_state_of, in_axes=(axes,), out_axes=run_axes.starts)(carry)
         live = going(carry, bounds)  # the runs that take steps in this chunk
 
         def stepped(c: Carry, counts: np.ndarray) -> tuple:
             one = lambda c, s: advance(c._replace(counts=counts), s, aux, bounds, (), ())[:2]  # noqa: E731
-            return jax.vmap(one)(c, starts)
+            return jax.vmap(one, in_axes=stepping, out_axes=(axes, 0))(c, starts)
 
         def record(rows: Any, row: Any, reached: Any) -> Any:
-            slot = jnp.where(reached > 0, (reached - 1) // bounds[2] + 1, 0) - bounds[1]
+            """Step ``reached`` (>= 0) writes slot ``ceil(reached / stride) - bounds[1]``."""
+            slot = lax.div(reached + bounds[2] - 1, bounds[2]) - bounds[1]
             return lax.dynamic_update_slice_in_dim(rows, row[:, None], slot, axis=1)
 
         def counted(moved: Carry, before: Any, reached: Any) -> tuple:
@@ -83,17 +157,19 @@ def batched_chunk(program: ChunkProgram) -> Any:
             c, stopped = counted(moved, c.counts, reached)
             return c, record(rows, row, reached), reached, stopped
 
-        size = carry.settings.shape[0]
+        size = carry.counts.shape[0]
         rows = jnp.zeros((size, CHUNK + 1, program.width), program.row_dtype)
         loop = (carry, rows, bounds[3], jnp.array(False))
         loop = lax.cond(bounds[3] < 0, first, lambda loop: loop, loop)
         more = lambda loop: (loop[2] < bounds[0]) & ~loop[3]  # noqa: E731
         moved, rows, _, _ = lax.while_loop(more, body, loop)
-        kept = jax.tree_util.tree_map(
-            lambda new, old: jnp.where(live.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
-            moved,
-            carry,
-        )
+
+        def keep(axis: int | None, new: Any, old: Any) -> Any:
+            if axis is None:  # shared: a stopped run never reads it again
+                return new
+            return jnp.where(live.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
+
+        kept = jax.tree_util.tree_map(keep, axes, moved, carry, is_leaf=lambda a: a is None)
         return kept, rows
 
     return chunk
