@@ -12,13 +12,17 @@ per-run bookkeeping a plain ``vmap`` of the single loop pays on every step:
   carry is the one at its exact stopping step.  Runs that had stopped before the chunk
   took throwaway steps: their carries are put back once, after the loop.  Python calls
   chunks until no run is going (one more call per step at which runs stop).
-* **No vmapped conds.**  The step count enters the vmapped step as a constant, shared by
-  all runs, instead of each run's own counter: the single loop's "fresh carry" branch
-  (create the optimiser state, evaluate the start) is then decided at compile time, not
-  computed for both sides and selected on every step.  The fresh iteration is the
-  chunk's first, under one scalar ``lax.cond``; the counters each run reports (steps,
-  the step that went non-finite, done, evaluations) are rebuilt from the shared count
-  after each step, integer for integer as the single loop counts them.
+* **A fresh carry's branch.**  The single loop's first iteration (create the optimiser
+  state, evaluate the start) is a ``cond`` on the step count.  The step count enters the
+  vmapped step shared by all runs, not as each run's own counter, so that ``cond`` is
+  never vmapped into a select computing both sides; the counters each run reports
+  (steps, the step that went non-finite, done, evaluations) are rebuilt from the shared
+  count after each step, integer for integer as the single loop counts them.  Where
+  steps are cheapest to take (runs sharing their settings, below) the fresh iteration is
+  peeled off the loop under one scalar ``lax.cond`` and the loop's count is a constant,
+  so no ``cond`` runs per step; this compiles the step twice (a 200-step grid of the
+  static panel is compiled more than it is run, so grids keep one copy and pay the
+  ``cond`` each step).
 * **Shared settings stay scalars.**  When every run has the same learning rate and
   momentum (``--starts``), the settings are not stacked, and neither are the optimiser
   state's leaves that follow from them alone (step counts, injected hyperparameters):
@@ -117,6 +121,7 @@ def batched_chunk(program: ChunkProgram, run_axes: Axes) -> Any:
 
     start_state_of, running, advance = program.parts
     axes = run_axes.carry
+    peel = axes.settings is None  # see the module's docstring
     going = jax.vmap(running, in_axes=(axes, None))
     stepping = (axes, run_axes.starts)
 
@@ -152,7 +157,7 @@ def batched_chunk(program: ChunkProgram, run_axes: Axes) -> Any:
 
         def body(loop: tuple) -> tuple:
             c, rows, reached, _ = loop
-            moved, row = stepped(c, GOING)
+            moved, row = stepped(c, GOING if peel else jnp.where(reached < 0, FRESH, GOING))
             reached = reached + 1
             c, stopped = counted(moved, c.counts, reached)
             return c, record(rows, row, reached), reached, stopped
@@ -160,7 +165,8 @@ def batched_chunk(program: ChunkProgram, run_axes: Axes) -> Any:
         size = carry.counts.shape[0]
         rows = jnp.zeros((size, CHUNK + 1, program.width), program.row_dtype)
         loop = (carry, rows, bounds[3], jnp.array(False))
-        loop = lax.cond(bounds[3] < 0, first, lambda loop: loop, loop)
+        if peel:
+            loop = lax.cond(bounds[3] < 0, first, lambda loop: loop, loop)
         more = lambda loop: (loop[2] < bounds[0]) & ~loop[3]  # noqa: E731
         moved, rows, _, _ = lax.while_loop(more, body, loop)
 
