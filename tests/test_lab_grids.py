@@ -94,6 +94,16 @@ def test_starts_on_himmelblau_find_all_four_minima(nb):
     assert compiled == []
 
 
+def test_starts_that_all_diverge_report_no_minimum(nb):
+    nb.run("from gradmagic.functions import himmelblau\na = 0.0\nb = 0.0")
+    shown = nb.shown("%minimize himmelblau(a, b) --wrt a,b --starts 8 --lr 10 --steps 50")
+    many = nb.ns["_min"]
+    assert len(many.found.counts) == 0 and list(many.found.labels) == [-1] * 8
+    assert many.found.minima.shape == (0, 2)
+    assert "8 of 8 diverged; 50 steps at most each." in shown
+    assert (nb.ns["a"], nb.ns["b"]) == (0.0, 0.0)
+
+
 def test_random_starts_are_seeded_in_a_box_around_the_start(nb):
     nb.run("x = 0.0\ny = 0.0")
     line = "%minimize (x - 1)**2 + (y + 2)**2 --wrt x,y --starts 16 --lr 0.1 --steps 300"

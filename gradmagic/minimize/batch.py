@@ -1,12 +1,11 @@
 """Many runs of one problem in one compiled program: ``--tune`` grids and ``--starts``.
 
 :func:`run_batch` runs N settings (learning rate, momentum, start) of one optimizer together
-in one compiled program (:func:`batched_chunk`): a ``lax.while_loop`` whose body is
-``jax.vmap`` of the single-run loop's own step (:mod:`~gradmagic.minimize.loop`), so the N
-runs share one executable and one launch per chunk instead of N compiles or N Python
-loops.  A run whose own condition (the single loop's) is false keeps its carry, so it stops
-exactly where it would alone: results equal single ``%minimize`` runs at the same settings
-(to float32 rounding).
+in one compiled program (:func:`~gradmagic.minimize.batch_loop.batched_chunk`): a
+``lax.while_loop`` whose body is ``jax.vmap`` of the single-run loop's own step
+(:mod:`~gradmagic.minimize.loop`), so the N runs share one executable and one launch per
+chunk instead of N compiles or N Python loops.  Each run stops exactly where it would
+alone: results equal single ``%minimize`` runs at the same settings, bit for bit.
 
 * **No recompiles.**  Learning rates, momenta and starts are traced values in the carry, so
   a new grid of the same size reuses the program; N is padded up to a bucket (a multiple
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from gradmagic.errors import GradmagicError
+from gradmagic.minimize.batch_loop import batched_chunk, carry_axes
 from gradmagic.minimize.driver import LINE_SEARCH_TOL, program_for
 from gradmagic.minimize.loop import CHUNK, FTOL, Carry, ChunkProgram, Jit
 from gradmagic.minimize.optimizers import resolve_optimizer
@@ -121,27 +121,34 @@ def run_batch(
         problem.variables,
     )  # fmt: skip
     first = run_starts(params, starts, count)
-    batched, devices = _batched_program(program, problem, spec.name, params, aux, limit, count)
+    shared = len(set(rates.tolist())) == 1 and len(set(moms)) == 1  # e.g. --starts
+    batched, axes, devices = _batched_program(
+        program, problem, spec.name, params, aux, limit, count, shared
+    )
     size = bucket(count, devices)
     settings = np.zeros((size, 6), program.blank.settings.dtype)
     picked = np.minimum(np.arange(size), count - 1)  # padding repeats the last run
     settings[:, 0] = math.inf if limit is None else limit
     settings[:, 1] = rates[picked]
-    settings[:, 2] = [0.0 if moms[i] is None else moms[i] for i in picked]
+    settings[:, 2] = np.array([0.0 if m is None else m for m in moms])[picked]
     settings[:, 4] = steps
     settings[:, 5] = FTOL if default_tol else -math.inf
-    carry = _stacked(program.blank, size)._replace(
-        params=tuple(np.ascontiguousarray(p[picked]) for p in first), settings=settings
+    carry = _stacked(program.blank, axes, size)._replace(
+        params=tuple(np.ascontiguousarray(p[picked]) for p in first),
+        settings=settings if axes.settings == 0 else settings[0],
     )
-    carry = _placed(carry, devices)
+    carry = _placed(carry, axes, devices)
     stride = stride_for(steps, max(points - 1, 1))
     counts, values, record, params_out = _drive(batched, carry, aux, steps, stride, program)
     counts, values, record = counts[:count], values[:count], record[:count]
     done_steps, diverged_at = counts[:, 0], counts[:, 1]
     last = max(int(done_steps.max()), 0)
     slots = _slot(last, stride) + 1
-    filled = np.minimum(np.arange(slots), np.array([_slot(s, stride) for s in done_steps])[:, None])
-    record = np.take_along_axis(record[:, :slots], filled[:, :, None], axis=1)
+    own = _slots(done_steps, stride)
+    record = record[:, :slots]
+    late = np.arange(slots) > own[:, None]  # after a run's last slot: it holds its last row
+    if late.any():
+        record = np.where(late[:, :, None], record[np.arange(count), own][:, None], record)
     recorded = np.minimum(np.arange(slots) * stride, last)
     starts_flat = np.concatenate([np.reshape(p, (count, -1)) for p in first], axis=1)
     ends = np.concatenate([np.reshape(p[:count], (count, -1)) for p in params_out], axis=1)
@@ -193,78 +200,39 @@ def _batched_program(
     aux: Any,
     tol: float | None,
     count: int,
-) -> tuple[Jit, int]:
-    """The vmapped chunk program for this problem and bucket, and the devices it spans."""
+    shared: bool,
+) -> tuple[Jit, Carry, int]:
+    """The vmapped chunk program for this problem and bucket, its carry's run axes (see
+    :func:`~gradmagic.minimize.batch_loop.carry_axes`) and the devices it spans."""
     import jax
 
     devices = jax.device_count()
     size = bucket(count, devices)
     key = (
         problem.cache_key, arguments_key(params, aux), optimizer, tol is not None, size,
-        devices, "batch",
+        devices, shared, "batch",
     )  # fmt: skip
 
-    def build() -> Jit:
-        return Jit(batched_chunk(program), program.chunk.options)
+    def build() -> tuple[Jit, Carry]:
+        axes = carry_axes(program, shared, size, aux)
+        return Jit(batched_chunk(program, axes), program.chunk.options), axes.carry
 
-    return PROGRAMS.get_or_build(key, build), devices
-
-
-def batched_chunk(program: ChunkProgram) -> Any:
-    """``chunk(carry, aux, bounds)`` for a carry with a run axis: one ``lax.while_loop``
-    whose body steps every run at once (``jax.vmap`` of the single loop's step) and keeps
-    the carry of each run that has stopped (the single loop's own condition, per run).
-
-    The runs still going are all at the same step (``bounds[3]`` at the chunk's start), so
-    the record slot is one shared index and each step writes one row per run, instead of
-    ``vmap`` of the whole single-run loop, which would select (copy) every run's record
-    buffer on every step.  ``bounds`` is ``[end, first slot, stride, step]``."""
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-
-    start_state_of, running, advance = program.parts
-    going = jax.vmap(running, in_axes=(0, None))
-
-    def chunk(carry: Carry, aux: Any, bounds: Any) -> tuple:
-        starts = jax.vmap(start_state_of)(carry)
-        step = jax.vmap(lambda c, s: advance(c, s, aux, bounds, (), ())[:2])
-
-        def body(loop: tuple) -> tuple:
-            c, rows, reached, keep = loop
-            moved, row = step(c, starts)
-            c = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(keep.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
-                moved,
-                c,
-            )
-            reached = reached + 1
-            slot = jnp.where(reached > 0, (reached - 1) // bounds[2] + 1, 0) - bounds[1]
-            # a stopped run's row here is discarded on the host (see _drive): no select
-            rows = lax.dynamic_update_slice_in_dim(rows, row[:, None], slot, axis=1)
-            return c, rows, reached, going(c, bounds)
-
-        size = carry.settings.shape[0]
-        rows = jnp.zeros((size, CHUNK + 1, program.width), program.row_dtype)
-        more = lambda loop: jnp.any(loop[3])  # noqa: E731
-        start = (carry, rows, bounds[3], going(carry, bounds))
-        carry, rows, _, _ = lax.while_loop(more, body, start)
-        return carry, rows
-
-    return chunk
+    return (*PROGRAMS.get_or_build(key, build), devices)
 
 
-def _stacked(blank: Carry, size: int) -> Carry:
-    """``size`` copies of a fresh carry, stacked on a new first axis."""
+def _stacked(blank: Carry, axes: Carry, size: int) -> Carry:
+    """A fresh carry with ``size`` copies stacked on a new first axis where ``axes`` says 0."""
     import jax
 
-    return jax.tree_util.tree_map(
-        lambda x: np.broadcast_to(np.asarray(x), (size, *np.shape(x))).copy(), blank
-    )
+    def one(axis: int | None, x: Any) -> Any:
+        return np.asarray(x) if axis is None else np.broadcast_to(x, (size, *np.shape(x))).copy()
+
+    return jax.tree_util.tree_map(one, axes, blank, is_leaf=lambda a: a is None)
 
 
-def _placed(carry: Carry, devices: int) -> Any:
-    """With several devices, the carry split over them along the run axis."""
+def _placed(carry: Carry, axes: Carry, devices: int) -> Any:
+    """With several devices, the carry split over them along the run axis (the leaves
+    shared by all runs copied to each)."""
     import jax
 
     if devices == 1:
@@ -272,12 +240,21 @@ def _placed(carry: Carry, devices: int) -> Any:
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     mesh = Mesh(np.array(jax.devices()), ("runs",))
-    return jax.device_put(carry, NamedSharding(mesh, PartitionSpec("runs")))
+    split, copied = NamedSharding(mesh, PartitionSpec("runs")), NamedSharding(mesh, PartitionSpec())
+    where = jax.tree_util.tree_map(
+        lambda a: copied if a is None else split, axes, is_leaf=lambda a: a is None
+    )
+    return jax.device_put(carry, where)
 
 
 def _slot(count: int, stride: int) -> int:
     """The record slot of step ``count``: ``ceil(count / stride)`` (as the loop writes it)."""
     return -(-count // stride) if count > 0 else 0
+
+
+def _slots(counts: np.ndarray, stride: int) -> np.ndarray:
+    """:func:`_slot` of each of ``counts``."""
+    return np.where(counts > 0, -(-counts // stride), 0)
 
 
 def _drive(
@@ -287,7 +264,7 @@ def _drive(
     ``(N, slots, width)`` (slots after a run's last one unset) and the final params."""
     import jax
 
-    size = carry.settings.shape[0]
+    size = carry.counts.shape[0]
     slots = _slot(steps, stride) + 1
     record = np.zeros((size, slots + 1, program.width), program.row_dtype)
     before = np.full(size, -1)
@@ -316,7 +293,5 @@ def _drive(
     last = [values[:, :1].astype(program.row_dtype)]
     if program.record_path:
         last += [np.reshape(p, (size, -1)).astype(program.row_dtype) for p in params]
-    record[np.arange(size), [_slot(int(s), stride) for s in counts[:, 0]]] = np.concatenate(
-        last, axis=1
-    )
+    record[np.arange(size), _slots(counts[:, 0], stride)] = np.concatenate(last, axis=1)
     return counts, values, record, params

@@ -160,19 +160,25 @@ def basins(ends: np.ndarray, finals: np.ndarray, ok: np.ndarray, scale: float) -
     finals = np.asarray(finals, dtype=float)
     labels = np.full(len(ends), -1)
     radius = 1e-2 * scale
-    centres: list[np.ndarray] = []
-    for i in np.argsort(np.where(ok, finals, np.inf)):
-        if not ok[i]:
-            continue
-        for k, centre in enumerate(centres):
-            if np.linalg.norm(ends[i] - centre) <= radius:
-                labels[i] = k
-                break
-        else:
-            labels[i] = len(centres)
-            centres.append(ends[i])
-    k = len(centres)
-    minima = np.array([ends[labels == j].mean(axis=0) for j in range(k)]).reshape(k, -1)
-    values = np.array([finals[labels == j].min() for j in range(k)])
-    counts = np.array([(labels == j).sum() for j in range(k)])
-    return Basins(labels, minima, values, counts)
+    order = np.argsort(np.where(ok, finals, np.inf))
+    order = order[np.asarray(ok)[order]]  # the runs to group, best objective first
+    points = ends[order]
+    free = np.ones(len(order), dtype=bool)
+    k = 0
+    # One group per round: its first free run, and every free run near it.  A run joins the
+    # earliest group whose first run is near it, as when the runs are taken one by one.
+    while free.any():
+        first = int(np.argmax(free))
+        near = free & (np.sqrt(np.sum((points - points[first]) ** 2, axis=1)) <= radius)
+        near[first] = True
+        labels[order[near]] = k
+        free &= ~near
+        k += 1
+    grouped = np.argsort(labels, kind="stable")[len(labels) - len(order) :]  # runs in order
+    begins = np.searchsorted(labels[grouped], np.arange(k))  # where each group begins
+    counts = np.diff(np.append(begins, len(grouped)))
+    if not k:  # every run diverged
+        return Basins(labels, np.empty((0, ends.shape[1])), np.empty(0), counts)
+    runs = zip(begins, counts, strict=True)
+    minima = np.array([ends[grouped[b : b + c]].mean(axis=0) for b, c in runs])
+    return Basins(labels, minima, np.minimum.reduceat(finals[grouped], begins), counts)
