@@ -163,3 +163,29 @@ def test_static_with_data_is_refused(nb):
         "%minimize sum((a * X - t)**2) --wrt a --data X,t --widgets --static --steps 5"
     )
     assert "--widgets --static does not take --data" in error
+
+
+def test_sgd_runs_in_momentums_batch_are_plain_sgd_bit_for_bit():
+    """The panel runs SGD as momentum with β = 0 in momentum's batch (one compiled program
+    fewer): every SGD run is still plain SGD's, diverged ones included."""
+    from gradmagic.lab.static_runs import grid_runs
+    from gradmagic.minimize import problem_builder
+    from gradmagic.minimize.batch import run_batch
+
+    problem = problem_builder.problem_from_line(
+        "x**2 + 10*y**2 + 0.5*x*y**3", {"x": 1.0, "y": 1.0}, ["x", "y"]
+    )
+    lrs, found, _ = grid_runs(
+        problem, optimizer="adam", lr=0.01, steps=200, momentum=None, tol=None
+    )
+    assert [r.name for r in found] == ["adam", "sgd", "momentum"]
+    sgd = next(r for r in found if r.name == "sgd")
+    assert sgd.momentum is None and 0 < (sgd.diverged_at >= 0).sum() < len(lrs)
+    alone = run_batch(problem, optimizer="sgd", lrs=lrs, momenta=[None] * len(lrs), steps=200)
+    np.testing.assert_array_equal(sgd.final, alone.final)
+    np.testing.assert_array_equal(sgd.steps, alone.steps)
+    np.testing.assert_array_equal(sgd.diverged_at, alone.diverged_at)
+    np.testing.assert_array_equal(sgd.ends, alone.ends)
+    width = alone.history.shape[1]
+    np.testing.assert_array_equal(sgd.history[:, :width], alone.history)
+    np.testing.assert_array_equal(sgd.path[:, :width], alone.path)

@@ -34,6 +34,10 @@ DECADES_ABOVE = 0.5  # the grid ends this far above the SGD bound (momentum's is
 NO_BOUND_TOP = 1.0  # log10 of the grid's top without a bound: the live panel's slider's
 MENU = ("sgd", "momentum", "adam")  # offered besides the chosen optimizer
 POINTS = 201  # recorded points per run (every step up to 200 steps)
+# Plain gradient descent is heavy-ball momentum with β = 0 bit for bit (optax's trace adds
+# 0·t to the gradient), so its runs join momentum's batch: one compiled program fewer, and
+# compiling is nearly all of a static panel's cold time.
+SAME_AS = {"sgd": ("momentum", 0.0)}
 
 
 def lr_grid(lr: float, bound: float | None, count: int = LR_COUNT) -> np.ndarray:
@@ -132,33 +136,42 @@ def grid_runs(
     chosen = resolve_optimizer(optimizer).name
     stride = stride_for(steps, max(points - 1, 1))  # as run_batch records
     recorded = np.minimum(np.arange(-(-steps // stride) + 1) * stride, steps)
-    found = []
+    settings = {}  # name -> (its momentum, the batch it joins, the momentum run there)
     for name in menu(optimizer):
         spec = resolve_optimizer(name)
         beta = momentum if name == chosen and momentum is not None else spec.default_momentum
         beta = None if spec.momentum_name is None else rounded(beta)
+        settings[name] = (beta, *SAME_AS.get(name, (name, beta)))
+    batches = {}
+    for program in dict.fromkeys(joined for _, joined, _ in settings.values()):
+        members = [name for name, (_, joined, _) in settings.items() if joined == program]
         batch = run_batch(
             problem,
-            optimizer=name,
-            lrs=lrs,
-            momenta=[beta] * len(lrs),
+            optimizer=program,
+            lrs=np.tile(lrs, len(members)),
+            momenta=[settings[name][2] for name in members for _ in lrs],
             steps=steps,
             tol=tol,
             points=points,
         )
+        for k, name in enumerate(members):
+            batches[name] = batch, slice(k * len(lrs), (k + 1) * len(lrs))
+    found = []
+    for name, (beta, _, _) in settings.items():
+        batch, rows = batches[name]
         found.append(
             OptimizerRuns(
                 name=name,
                 momentum=beta,
-                advice=StepSizeAdvice.for_optimizer(curvature, spec, beta),
+                advice=StepSizeAdvice.for_optimizer(curvature, resolve_optimizer(name), beta),
                 lrs=lrs,
-                final=np.asarray(batch.final, dtype=float),
-                steps=np.asarray(batch.steps, dtype=int),
-                converged=np.asarray(batch.converged, dtype=bool),
-                diverged_at=np.asarray(batch.diverged_at, dtype=int),
-                history=held(np.asarray(batch.history, dtype=float), recorded),
-                path=None if batch.path is None else held(np.asarray(batch.path), recorded),
-                ends=np.asarray(batch.ends, dtype=float),
+                final=np.asarray(batch.final[rows], dtype=float),
+                steps=np.asarray(batch.steps[rows], dtype=int),
+                converged=np.asarray(batch.converged[rows], dtype=bool),
+                diverged_at=np.asarray(batch.diverged_at[rows], dtype=int),
+                history=held(np.asarray(batch.history[rows], dtype=float), recorded),
+                path=None if batch.path is None else held(np.asarray(batch.path[rows]), recorded),
+                ends=np.asarray(batch.ends[rows], dtype=float),
                 recorded_steps=recorded,
                 requested_steps=int(batch.requested_steps),
             )
