@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from gradmagic import render
+from gradmagic.minimize.step_size import lr_text
 
 MOMENTUM_DECADES = 3.0  # the momentum slider runs over -log10(1-β): 0 … 0.999
 
@@ -24,6 +25,29 @@ def row(*children: widgets.Widget, **layout: Any) -> widgets.HBox:
     box = widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", **layout))
     box.add_class("gm-row")
     return box
+
+
+def lr_controls(
+    lr: float, lr_range: tuple[float, float], step: float
+) -> tuple[widgets.FloatLogSlider, widgets.Text]:
+    """The learning rate's slider (``step`` decades per step over ``10**lr_range``) and
+    its readout, where a rate can be typed."""
+    slider = widgets.FloatLogSlider(
+        value=lr,
+        base=10,
+        min=lr_range[0],
+        max=lr_range[1],
+        step=step,
+        readout=False,
+        layout=widgets.Layout(width="100%", margin="0"),
+    )
+    readout = widgets.Text(
+        value=lr_text(lr),
+        continuous_update=False,
+        layout=widgets.Layout(width="90px"),
+        tooltip="type a learning rate",
+    )
+    return slider, readout
 
 
 class PlotView(widgets.Box):
