@@ -305,8 +305,9 @@ class OptimizerPanel(PanelText, widgets.VBox):
             # a slider already within half a step of it stays (no message to send)
             if abs(math.log10(self.lr.value / shown)) >= LR_STEP / 2:
                 self.lr.value = shown
-            self.lr_readout.value = lr_text(self.learning_rate)
         self._slide() if sliding else self.recompute()
+        with self._adjusting():  # after the plots, which the next slider step waits for
+            self.lr_readout.value = lr_text(self.learning_rate)
 
     # ------------------------------------------------------------------ wiring
     @contextlib.contextmanager

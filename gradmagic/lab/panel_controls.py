@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from traitlets import CFloat
 
 from gradmagic import render
 from gradmagic.minimize.step_size import lr_text
@@ -27,12 +28,20 @@ def row(*children: widgets.Widget, **layout: Any) -> widgets.HBox:
     return box
 
 
+class LogSlider(widgets.FloatLogSlider):
+    """A log slider whose moves the kernel does not echo back to the browser: the front
+    end already shows its own value, and an echo is one more message ahead of the plot
+    on each step (the readout and the plots say what the kernel made of it)."""
+
+    value = CFloat(1.0, help="Float value").tag(sync=True, echo_update=False)
+
+
 def lr_controls(
     lr: float, lr_range: tuple[float, float], step: float
 ) -> tuple[widgets.FloatLogSlider, widgets.Text]:
     """The learning rate's slider (``step`` decades per step over ``10**lr_range``) and
     its readout, where a rate can be typed."""
-    slider = widgets.FloatLogSlider(
+    slider = LogSlider(
         value=lr,
         base=10,
         min=lr_range[0],
