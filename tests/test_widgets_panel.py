@@ -392,3 +392,21 @@ def test_slider_steps_send_the_plots_and_the_texts_follow_at_rest(panel, monkeyp
     )
     assert panel.line_text.endswith("--optimizer sgd --lr 0.12 --steps 200")
     assert panel.lr_readout.value == "0.12" and panel.message.value == ""
+
+
+def test_a_failing_slider_step_keeps_its_message_at_rest(panel, monkeypatch):
+    """The texts of an earlier step, due when the slider rests, do not wipe the error of
+    the step after it."""
+    import asyncio
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    async def drag_then_rest() -> None:
+        panel.lr.set_state({"value": 0.02})  # fine: its texts wait for the rest
+        monkeypatch.setattr(panel.problem, "run", broken)
+        panel.lr.set_state({"value": 0.03})
+        await asyncio.sleep(0.5)  # longer than the rest
+
+    asyncio.run(drag_then_rest())
+    assert "RuntimeError: boom" in panel.message.value

@@ -207,10 +207,9 @@ class OptimizerPanel(PanelText, widgets.VBox):
         return self.result
 
     def _slide(self) -> None:
-        """A slider step: the run and its plots, what the next step waits for; the texts
-        follow when the slider rests (:mod:`gradmagic.lab.settle`)."""
-        if self._shown(self._run_and_draw):
-            self._texts.later()
+        """A slider step: the run and its plots now, the texts once the slider rests."""
+        ran = self._shown(self._run_and_draw)
+        self._texts.later() if ran else self._texts.cancel()  # a failed step keeps its message
 
     def _shown(self, part: Callable[[], None]) -> bool:
         """Run ``part``; an error lands in the message area (a dead panel helps nobody)."""
@@ -305,8 +304,10 @@ class OptimizerPanel(PanelText, widgets.VBox):
             # a slider already within half a step of it stays (no message to send)
             if abs(math.log10(self.lr.value / shown)) >= LR_STEP / 2:
                 self.lr.value = shown
+            if not sliding:
+                self.lr_readout.value = lr_text(self.learning_rate)
         self._slide() if sliding else self.recompute()
-        with self._adjusting():  # after the plots, which the next slider step waits for
+        with self._adjusting():  # a slider step's readout: after the plots, which go first
             self.lr_readout.value = lr_text(self.learning_rate)
 
     # ------------------------------------------------------------------ wiring

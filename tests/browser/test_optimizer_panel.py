@@ -80,9 +80,9 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
     wait_for_text(page, out, ".gm-stability", "lr = 0.01047 < 2/λmax = 0.1", contains=True)
     wait_for_text(page, out, ".gm-line", "--lr 0.01047 --steps 200", contains=True)
     assert out.locator(".gm-lr-readout input").input_value() == "0.01047"
-    # The issue asks for <= 80 ms: 57-85 ms on 2 cores under load 4-6 (the texts at rest,
-    # 3 messages a step; 97-100 ms with 7 in the same runs; PNGs per step, 166-222 ms; a
-    # whole-figure redraw, over 400 ms).  Twice that, for a loaded test machine.
+    # The issue asks for <= 80 ms: 57-126 ms on 2 cores under load 3-6.5 with 3 messages a
+    # step, the texts at rest (7 messages, alternated with it: 93-106 ms; PNGs per step,
+    # 166-222 ms; a whole-figure redraw, over 400 ms).  Loose, for a loaded test machine.
     assert median <= 200, times
 
     # The optimizer dropdown: the summary and the plot follow.
