@@ -410,3 +410,16 @@ def test_a_failing_slider_step_keeps_its_message_at_rest(panel, monkeypatch):
 
     asyncio.run(drag_then_rest())
     assert "RuntimeError: boom" in panel.message.value
+
+
+def test_code_moving_the_slider_in_a_kernel_gets_the_texts_at_once(panel):
+    """A notebook cell that sets the slider (notebook 08 does) runs inside the kernel's
+    event loop too, and prints the texts right after: only browser moves wait."""
+    import asyncio
+
+    async def cell() -> str:
+        panel.lr.value = 0.12
+        return panel.stability.value
+
+    assert "lr = 0.12 &gt; 2/λmax = 0.1" in asyncio.run(cell())
+    assert "with sgd (lr 0.12)" in panel.summary.value

@@ -333,7 +333,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
         snapped = 10 ** (low + round((math.log10(self.learning_rate) - low) / LR_STEP) * LR_STEP)
         if math.isclose(new, snapped, rel_tol=1e-6) or math.isclose(new, self.learning_rate):
             return
-        self.set_lr(new, sliding=True)
+        self.set_lr(new, sliding=self.lr.moved)  # code setting the value gets the texts now
 
     def _on_readout(self, change: dict[str, Any]) -> None:
         if self._quiet:

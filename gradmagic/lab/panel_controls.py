@@ -29,16 +29,25 @@ def row(*children: widgets.Widget, **layout: Any) -> widgets.HBox:
 
 
 class LogSlider(widgets.FloatLogSlider):
-    """A log slider whose moves the kernel does not echo back to the browser: the front
-    end already shows its own value, and an echo is one more message ahead of the plot
-    on each step (the readout and the plots say what the kernel made of it)."""
+    """A log slider whose moves the kernel does not echo back to the browser (the front
+    end already shows its own value, and an echo is one more message ahead of the plot on
+    each step) and which tells a move in the browser (``moved``) from code setting it."""
 
     value = CFloat(1.0, help="Float value").tag(sync=True, echo_update=False)
+    moved = False  # True while a value from the browser is being set (a drag, a key)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state message from the browser; code setting ``value`` never comes here."""
+        self.moved = True
+        try:
+            super().set_state(sync_data)
+        finally:
+            self.moved = False
 
 
 def lr_controls(
     lr: float, lr_range: tuple[float, float], step: float
-) -> tuple[widgets.FloatLogSlider, widgets.Text]:
+) -> tuple[LogSlider, widgets.Text]:
     """The learning rate's slider (``step`` decades per step over ``10**lr_range``) and
     its readout, where a rate can be typed."""
     slider = LogSlider(
