@@ -334,3 +334,92 @@ def test_slider_step_sends_an_svg_overlay_not_a_png(panel):
     panel.lr.value = 0.12  # past 2/λmax: the title says so, in red
     assert "loss curve: diverged at step" in panel.plot_view.overlay.value
     assert 'fill="#bb0000">loss curve: diverged' in panel.plot_view.overlay.value
+
+
+def test_slider_steps_send_the_plots_and_the_texts_follow_at_rest(panel, monkeypatch):
+    """In a kernel (a running event loop) a slider step sends the plots, then the
+    readout, and nothing else: the front end sends the next step when the kernel is idle,
+    and the server forwards messages one by one, so the loss curve goes first.  Once the slider rests, the curvature along the run and every text
+    describe the last rate (here past the bound: a diverged run, said in red)."""
+    import asyncio
+
+    import ipywidgets
+
+    names = {
+        id(panel.lr): "slider",
+        id(panel.lr_readout): "readout",
+        id(panel.plot_view.overlay): "curve",
+        id(panel.path_view.overlay): "path",
+        id(panel.summary): "summary",
+        id(panel.stability): "stability",
+        id(panel.line): "line",
+    }
+    sent: list[str] = []
+    send = ipywidgets.Widget._send
+
+    def counted(widget, msg, buffers=None):
+        sent.append(names.get(id(widget), widget.__class__.__name__))
+        send(widget, msg, buffers)
+
+    for lr in (0.02, 0.05, 0.08, 0.12, 0.01):  # frame the range once (it only grows)
+        panel.lr.value = lr
+    monkeypatch.setattr(ipywidgets.Widget, "_send", counted)
+    before = panel.summary.value, panel.stability.value, panel.line.value
+
+    async def drag_then_rest() -> None:
+        for lr in (0.02, 0.05, 0.08, 0.12):
+            sent.clear()
+            panel.lr.set_state({"value": lr})  # what the front end's update message does
+            assert sent == ["curve", "path", "readout"], lr  # the plot first, no echo
+            await asyncio.sleep(0)  # the kernel goes idle between steps
+        assert (panel.summary.value, panel.stability.value, panel.line.value) == before
+        sent.clear()
+        for _ in range(200):  # the texts come once the slider has rested
+            if "lr 0.12" in panel.summary.value:
+                break
+            await asyncio.sleep(0.05)
+
+    with counting_compilations() as compiled:
+        asyncio.run(drag_then_rest())
+    assert compiled == []
+    assert {"summary", "stability", "line"} <= set(sent)  # at rest, once
+    assert "Minimised x**2 + 10*y**2 with sgd (lr 0.12)" in panel.summary.value
+    assert "Diverged at step 129" in panel.summary.value  # with the bound's advice:
+    assert "SGD is stable for lr &lt; 2/λmax = 0.1 here" in panel.summary.value
+    assert panel.stability.value == (
+        '<span class="gm-warn">lr = 0.12 &gt; 2/λmax = 0.1 (λmax = 20 at the start): '
+        "SGD oscillates with growing steps and diverges.</span>"
+    )
+    assert panel.line_text.endswith("--optimizer sgd --lr 0.12 --steps 200")
+    assert panel.lr_readout.value == "0.12" and panel.message.value == ""
+
+
+def test_a_failing_slider_step_keeps_its_message_at_rest(panel, monkeypatch):
+    """The texts of an earlier step, due when the slider rests, do not wipe the error of
+    the step after it."""
+    import asyncio
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    async def drag_then_rest() -> None:
+        panel.lr.set_state({"value": 0.02})  # fine: its texts wait for the rest
+        monkeypatch.setattr(panel.problem, "run", broken)
+        panel.lr.set_state({"value": 0.03})
+        await asyncio.sleep(0.5)  # longer than the rest
+
+    asyncio.run(drag_then_rest())
+    assert "RuntimeError: boom" in panel.message.value
+
+
+def test_code_moving_the_slider_in_a_kernel_gets_the_texts_at_once(panel):
+    """A notebook cell that sets the slider (notebook 08 does) runs inside the kernel's
+    event loop too, and prints the texts right after: only browser moves wait."""
+    import asyncio
+
+    async def cell() -> str:
+        panel.lr.value = 0.12
+        return panel.stability.value
+
+    assert "lr = 0.12 &gt; 2/λmax = 0.1" in asyncio.run(cell())
+    assert "with sgd (lr 0.12)" in panel.summary.value

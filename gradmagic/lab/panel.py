@@ -10,8 +10,9 @@ from three choices:
   static parts go out as a PNG when they change, the moving artists as a small SVG laid
   over it (:mod:`gradmagic.lab.panel_svg`): no output area is cleared, nothing flickers,
   and a slider step sends no image;
-* the front end keeps at most one update in flight and merges the rest while the kernel
-  is busy, so a drag never queues a backlog as long as one update is quick.
+* the front end keeps at most one update in flight and sends the next when the kernel is
+  idle, so a slider step computes only the run and its plots; the curvature along the run
+  and the texts follow once the slider rests (:mod:`gradmagic.lab.settle`).
 
 One learning rate: the panel keeps it (``learning_rate``) at the digits it shows, and the
 slider, the readout, the texts, the summary and the ``%minimize`` line all show that
@@ -28,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import html
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -43,9 +44,11 @@ from gradmagic.lab.panel_controls import (
     StartPoint,
     TrainingControls,
     decades,
+    lr_controls,
     row,
 )
 from gradmagic.lab.panel_figure import PanelFigure
+from gradmagic.lab.settle import Settle
 from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
 from gradmagic.minimize.problem import Problem, start_difference
@@ -86,21 +89,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
             min(LR_RANGE[0], math.floor(exponent)),
             max(LR_RANGE[1], math.ceil(exponent)),
         )
-        self.lr = widgets.FloatLogSlider(
-            value=self.learning_rate,
-            base=10,
-            min=self.lr_range[0],
-            max=self.lr_range[1],
-            step=LR_STEP,
-            readout=False,
-            layout=widgets.Layout(width="100%", margin="0"),
-        )
-        self.lr_readout = widgets.Text(
-            value=lr_text(self.learning_rate),
-            continuous_update=False,
-            layout=widgets.Layout(width="90px"),
-            tooltip="type a learning rate",
-        )
+        self.lr, self.lr_readout = lr_controls(self.learning_rate, self.lr_range, LR_STEP)
         choices = list(PANEL_OPTIMIZERS) + (
             [spec.name] if spec.name not in PANEL_OPTIMIZERS else []
         )
@@ -160,6 +149,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
         self.curvature: Curvature | None = None
         self._figure = PanelFigure(problem, scheduled=schedule is not None)
         self._quiet = False  # set while the panel adjusts its own controls
+        self._texts = Settle(lambda: self._shown(self._describe))  # after a slider step
         track = widgets.VBox(
             [self.lr, self.marker], layout=widgets.Layout(flex="1 1 200px", min_width="150px")
         )
@@ -210,68 +200,80 @@ class OptimizerPanel(PanelText, widgets.VBox):
 
     # ------------------------------------------------------------------ pure-ish mapping
     def recompute(self) -> MinimizeResult | None:
-        """Run the current settings, then redraw; errors land in the message area."""
-        try:
-            spec = resolve_optimizer(self.optimizer.value)
-            self.momentum_box.layout.display = None if spec.momentum_name else "none"
-            self.momentum.description = spec.momentum_name or "momentum"
-            self.lr.disabled = self.lr_readout.disabled = not spec.uses_lr  # L-BFGS
-            momentum = self.momentum_value if spec.momentum_name else None
-            start = self.start.values
-            self.result = self.problem.solve(
-                optimizer=spec.name,
-                lr=self.learning_rate,
-                steps=self.steps.value,
-                momentum=momentum,
-                tol=self._tol,
-                schedule=self.schedule if spec.uses_lr else None,
-                start=start,
-                curvature=self.met.for_start(start, self.steps.value),  # cached per start
-                **(self.training.settings() if self.training else {}),
-            )
-            self.result.in_panel = True
-            # the plots first, the loss curve before the path: what a slider move is for,
-            # and each widget sends its message at once
-            self.plot_view.show(*self._figure.draw_curve(self.result))
-            path = self._figure.draw_path(self.result, self.met.trial(start, self.steps.value))
-            if path is not None:
-                self.path_view.show(*path)
-            self.path_view.layout.display = None if path else "none"
-            self.curvature = self._curvature_now(start)
-            advice = self.advice(spec)
-            if self.result.diverged:
-                self.result.advice = advice  # the same numbers as the marker and the text
-            self.marker.value = panel_html.marker_html(advice, *self.lr_range)
-            self.stability.value = panel_html.stability_html(advice, self.learning_rate)
-            self.summary.value = self.result._repr_html_() + panel_html.edge_note(
-                advice, self.learning_rate, self.result.diverged
-            )
-            line = magic_line(
-                self.problem.label,
-                self.problem.names,
-                spec.name,
-                self.learning_rate,
-                self.steps.value,
-                momentum,
-                self._tol,
-                start_difference(self.problem, start),
-                self.training.line_options() if self.training else None,
-                self.schedule,
-            )
-            self.line.value = f'<code style="user-select:all">{html.escape(line)}</code>'
-            self.message.value = ""
-        except GradmagicError as error:
-            self.message.value = panel_html.warning(str(error))
-        except Exception as error:  # a dead panel helps nobody: say what happened
-            self.message.value = panel_html.warning(f"{type(error).__name__}: {error}")
+        """Run the current settings, redraw, then describe the run (texts, marker)."""
+        self._texts.cancel()
+        if self._shown(self._run_and_draw):
+            self._shown(self._describe)
         return self.result
 
-    def _curvature_now(self, start: tuple[float, ...]) -> Curvature:
-        """The curvature met from this start (cached) and along the current run."""
-        met = self.met.for_start(start, self.steps.value)
-        if self.result is not None and len(self.result.run.path):
-            met = met.most_curved(self.met.along(self.result.run, "this run"))
-        return met
+    def _slide(self) -> None:
+        """A slider step: the run and its plots now, the texts once the slider rests."""
+        ran = self._shown(self._run_and_draw)
+        self._texts.later() if ran else self._texts.cancel()  # a failed step keeps its message
+
+    def _shown(self, part: Callable[[], None]) -> bool:
+        """Run ``part``; an error lands in the message area (a dead panel helps nobody)."""
+        try:
+            part()
+            return True
+        except GradmagicError as error:
+            self.message.value = panel_html.warning(str(error))
+        except Exception as error:  # say what happened
+            self.message.value = panel_html.warning(f"{type(error).__name__}: {error}")
+        return False
+
+    def _run_and_draw(self) -> None:
+        spec = resolve_optimizer(self.optimizer.value)
+        self.momentum_box.layout.display = None if spec.momentum_name else "none"
+        self.momentum.description = spec.momentum_name or "momentum"
+        self.lr.disabled = self.lr_readout.disabled = not spec.uses_lr  # L-BFGS
+        start = self.start.values
+        self.result = self.problem.solve(
+            optimizer=spec.name,
+            lr=self.learning_rate,
+            steps=self.steps.value,
+            momentum=self.momentum_value if spec.momentum_name else None,
+            tol=self._tol,
+            schedule=self.schedule if spec.uses_lr else None,
+            start=start,
+            curvature=self.met.for_start(start, self.steps.value),  # cached per start
+            **(self.training.settings() if self.training else {}),
+        )
+        self.result.in_panel = True
+        # the loss curve before the path: each widget sends its message at once
+        self.plot_view.show(*self._figure.draw_curve(self.result))
+        path = self._figure.draw_path(self.result, self.met.trial(start, self.steps.value))
+        if path is not None:
+            self.path_view.show(*path)
+        self.path_view.layout.display = None if path else "none"
+
+    def _describe(self) -> None:
+        """The curvature along the run, and the texts it feeds: marker, stability,
+        summary, line (a widget whose text did not change sends nothing)."""
+        assert self.result is not None
+        spec = resolve_optimizer(self.optimizer.value)
+        momentum = self.momentum_value if spec.momentum_name else None
+        start = self.start.values
+        self.curvature = self.met.for_run(start, self.steps.value, self.result.run)
+        advice = self.advice(spec)
+        if self.result.diverged:
+            self.result.advice = advice  # the same numbers as the marker and the text
+        line = magic_line(
+            self.problem.label,
+            self.problem.names,
+            spec.name,
+            self.learning_rate,
+            self.steps.value,
+            momentum,
+            self._tol,
+            start_difference(self.problem, start),
+            self.training.line_options() if self.training else None,
+            self.schedule,
+        )
+        texts = panel_html.texts(advice, self.learning_rate, self.lr_range, self.result, line)
+        for name, value in texts.items():
+            getattr(self, name).value = value
+        self.message.value = ""
 
     @property
     def momentum_value(self) -> float:
@@ -290,8 +292,9 @@ class OptimizerPanel(PanelText, widgets.VBox):
         momentum = self.momentum_value if spec.momentum_name else None
         return StepSizeAdvice.for_optimizer(self.curvature, spec, momentum)
 
-    def set_lr(self, value: float) -> None:
-        """Set the learning rate (rounded to the digits shown) and rerun."""
+    def set_lr(self, value: float, *, sliding: bool = False) -> None:
+        """Set the learning rate (rounded to the digits shown) and rerun (``sliding``: a
+        slider step, whose texts wait until the slider rests)."""
         if not value > 0 or not math.isfinite(value):
             raise GradmagicError(f"The learning rate must be a positive number, got {value}.")
         self.learning_rate = rounded(value)
@@ -301,8 +304,11 @@ class OptimizerPanel(PanelText, widgets.VBox):
             # a slider already within half a step of it stays (no message to send)
             if abs(math.log10(self.lr.value / shown)) >= LR_STEP / 2:
                 self.lr.value = shown
+            if not sliding:
+                self.lr_readout.value = lr_text(self.learning_rate)
+        self._slide() if sliding else self.recompute()
+        with self._adjusting():  # a slider step's readout: after the plots, which go first
             self.lr_readout.value = lr_text(self.learning_rate)
-        self.recompute()
 
     # ------------------------------------------------------------------ wiring
     @contextlib.contextmanager
@@ -327,7 +333,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
         snapped = 10 ** (low + round((math.log10(self.learning_rate) - low) / LR_STEP) * LR_STEP)
         if math.isclose(new, snapped, rel_tol=1e-6) or math.isclose(new, self.learning_rate):
             return
-        self.set_lr(new)
+        self.set_lr(new, sliding=self.lr.moved)  # code setting the value gets the texts now
 
     def _on_readout(self, change: dict[str, Any]) -> None:
         if self._quiet:
@@ -374,11 +380,7 @@ class OptimizerPanel(PanelText, widgets.VBox):
         momentum = self.momentum_value if spec.momentum_name else None
         best = self.met.best_step(spec, momentum, self.start.values, self.steps.value)
         if best is None:
-            self.message.value = html.escape(
-                f"No best-step rule for {self.advice().name} here: it needs a positive definite "
-                "Hessian and an optimizer whose steps scale with the gradient (sgd, momentum, "
-                "nesterov)."
-            )
+            self.message.value = panel_html.no_best_step(self.advice().name)
             return
         lr, momentum = best
         if momentum is not None:

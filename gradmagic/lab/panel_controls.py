@@ -8,8 +8,10 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from traitlets import CFloat
 
 from gradmagic import render
+from gradmagic.minimize.step_size import lr_text
 
 MOMENTUM_DECADES = 3.0  # the momentum slider runs over -log10(1-β): 0 … 0.999
 
@@ -24,6 +26,46 @@ def row(*children: widgets.Widget, **layout: Any) -> widgets.HBox:
     box = widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", **layout))
     box.add_class("gm-row")
     return box
+
+
+class LogSlider(widgets.FloatLogSlider):
+    """A log slider whose moves the kernel does not echo back to the browser (the front
+    end already shows its own value, and an echo is one more message ahead of the plot on
+    each step) and which tells a move in the browser (``moved``) from code setting it."""
+
+    value = CFloat(1.0, help="Float value").tag(sync=True, echo_update=False)
+    moved = False  # True while a value from the browser is being set (a drag, a key)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state message from the browser; code setting ``value`` never comes here."""
+        self.moved = True
+        try:
+            super().set_state(sync_data)
+        finally:
+            self.moved = False
+
+
+def lr_controls(
+    lr: float, lr_range: tuple[float, float], step: float
+) -> tuple[LogSlider, widgets.Text]:
+    """The learning rate's slider (``step`` decades per step over ``10**lr_range``) and
+    its readout, where a rate can be typed."""
+    slider = LogSlider(
+        value=lr,
+        base=10,
+        min=lr_range[0],
+        max=lr_range[1],
+        step=step,
+        readout=False,
+        layout=widgets.Layout(width="100%", margin="0"),
+    )
+    readout = widgets.Text(
+        value=lr_text(lr),
+        continuous_update=False,
+        layout=widgets.Layout(width="90px"),
+        tooltip="type a learning rate",
+    )
+    return slider, readout
 
 
 class PlotView(widgets.Box):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import math
+from typing import Any
 
 from gradmagic.minimize.step_size import StepSizeAdvice, lr_text
 
@@ -79,6 +80,27 @@ def edge_note(advice: StepSizeAdvice, lr: float, diverged: bool) -> str:
         '<div class="gm-warn">lr is on the stability bound: the run oscillates with constant '
         "size and never converges (move the slider below "
         f"{html.escape(lr_text(advice.bound or lr))}).</div>"
+    )
+
+
+def texts(
+    advice: StepSizeAdvice, lr: float, lr_range: tuple[float, float], result: Any, line: str
+) -> dict[str, str]:
+    """The panel's texts for ``result`` at ``lr``, by widget: the ▲ marker, the stability
+    text, the summary and the ``%minimize`` line, all from one advice."""
+    return {
+        "marker": marker_html(advice, *lr_range),
+        "stability": stability_html(advice, lr),
+        "summary": result._repr_html_() + edge_note(advice, lr, result.diverged),
+        "line": f'<code style="user-select:all">{html.escape(line)}</code>',
+    }
+
+
+def no_best_step(name: str) -> str:
+    """Why "best step" leaves the rate of optimizer ``name`` as it is."""
+    return html.escape(
+        f"No best-step rule for {name} here: it needs a positive definite Hessian and an "
+        "optimizer whose steps scale with the gradient (sgd, momentum, nesterov)."
     )
 
 

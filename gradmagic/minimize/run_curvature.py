@@ -81,6 +81,11 @@ class CurvatureMet:
             self._by_start[key] = self._search(tuple(start), steps)
         return self._by_start[key][0]
 
+    def for_run(self, start: Sequence[float], steps: int, run: Any) -> Curvature:
+        """The curvature met from ``start`` (cached) and along ``run``, which started there."""
+        met = self.for_start(start, steps)
+        return met.most_curved(self.along(run, "this run")) if len(run.path) else met
+
     def trial(self, start: Sequence[float], steps: int) -> Any:
         """The last SGD trial run from ``start`` (None when no best step exists there)."""
         self.for_start(start, steps)

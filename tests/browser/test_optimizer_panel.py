@@ -74,10 +74,15 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
         times.append(image_probe_result(page)["first_ms"])
     median = statistics.median(times)
     print(f"[optimizer-panel] slider step -> new plot: median {median:.0f} ms of {times}")
+    # A step sends the plots and the readout; once the slider rests, every text describes
+    # the last rate (the curvature along the run and the texts wait for that).
     wait_for_text(page, out, ".gm-summary", "with sgd (lr 0.01047)", contains=True)
-    # The issue asks for <= 80 ms: with the moving parts as an SVG overlay this measured
-    # 76-98 ms on 2 cores under load 3-8 (PNGs per step: 166-222 ms in the same runs; a
-    # whole-figure redraw per step, over 400 ms).  Twice that, for a loaded test machine.
+    wait_for_text(page, out, ".gm-stability", "lr = 0.01047 < 2/λmax = 0.1", contains=True)
+    wait_for_text(page, out, ".gm-line", "--lr 0.01047 --steps 200", contains=True)
+    assert out.locator(".gm-lr-readout input").input_value() == "0.01047"
+    # The issue asks for <= 80 ms: 57-126 ms on 2 cores under load 3-6.5 with 3 messages a
+    # step, the texts at rest (7 messages, alternated with it: 93-106 ms; PNGs per step,
+    # 166-222 ms; a whole-figure redraw, over 400 ms).  Loose, for a loaded test machine.
     assert median <= 200, times
 
     # The optimizer dropdown: the summary and the plot follow.
