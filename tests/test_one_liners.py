@@ -111,6 +111,24 @@ def test_a_rerun_line_is_parsed_once_and_errors_are_never_remembered(nb, monkeyp
     assert "v" not in nb.ns
 
 
+def test_a_rerun_line_sees_every_change_to_the_names_it_reads(nb):
+    """A re-run reuses the last analysis only while every name it read holds the same
+    object: a redefined function, a jax.numpy name the notebook now defines, a new value
+    and an array changed in place are all seen."""
+    nb.run("import numpy as np\nx = 2.0\ndef f(v):\n    return v**3")
+    assert float(nb.run("%grad f(x) + exp(x) --wrt x")) == pytest.approx(12.0 + np.exp(2.0))
+    nb.run("def f(v):\n    return v**2")
+    assert float(nb.run("%grad f(x) + exp(x) --wrt x")) == pytest.approx(4.0 + np.exp(2.0))
+    nb.run("def exp(v):\n    return 5*v")
+    assert float(nb.run("%grad f(x) + exp(x) --wrt x")) == pytest.approx(9.0)
+    nb.run("x = 3.0")
+    assert float(nb.run("%grad f(x) + exp(x) --wrt x")) == pytest.approx(11.0)
+    nb.run("w = np.array([1.0, 2.0], np.float32)")
+    assert nb.run("%grad sum(w**2) --wrt w").tolist() == [2.0, 4.0]
+    nb.run("w[0] = 5.0")
+    assert nb.run("%grad sum(w**2) --wrt w").tolist() == [10.0, 4.0]
+
+
 def test_compiled_one_liners_never_serve_stale_values(nb):
     """Values baked into a program (a list, a notebook function's globals) count in its key."""
     nb.run("coefficients = [1.0, 2.0]\nx = 3.0\nscale = 2.0")
