@@ -336,6 +336,18 @@ def test_slider_step_sends_an_svg_overlay_not_a_png(panel):
     assert 'fill="#bb0000">loss curve: diverged' in panel.plot_view.overlay.value
 
 
+def in_a_kernel(coroutine_function):
+    """Run ``coroutine_function()`` on a fresh event loop of its own thread, as a kernel
+    runs a cell or a widget message.  Not ``asyncio.run`` here: in the whole suite the
+    browser tests' Playwright (sync API) keeps an event loop marked running in this
+    thread for the session."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_function())).result()
+
+
 def test_slider_steps_send_the_plots_and_the_texts_follow_at_rest(panel, monkeypatch):
     """In a kernel (a running event loop) a slider step sends the plots, then the
     readout, and nothing else: the front end sends the next step when the kernel is idle,
@@ -380,7 +392,7 @@ def test_slider_steps_send_the_plots_and_the_texts_follow_at_rest(panel, monkeyp
             await asyncio.sleep(0.05)
 
     with counting_compilations() as compiled:
-        asyncio.run(drag_then_rest())
+        in_a_kernel(drag_then_rest)
     assert compiled == []
     assert {"summary", "stability", "line"} <= set(sent)  # at rest, once
     assert "Minimised x**2 + 10*y**2 with sgd (lr 0.12)" in panel.summary.value
@@ -408,18 +420,17 @@ def test_a_failing_slider_step_keeps_its_message_at_rest(panel, monkeypatch):
         panel.lr.set_state({"value": 0.03})
         await asyncio.sleep(0.5)  # longer than the rest
 
-    asyncio.run(drag_then_rest())
+    in_a_kernel(drag_then_rest)
     assert "RuntimeError: boom" in panel.message.value
 
 
 def test_code_moving_the_slider_in_a_kernel_gets_the_texts_at_once(panel):
     """A notebook cell that sets the slider (notebook 08 does) runs inside the kernel's
     event loop too, and prints the texts right after: only browser moves wait."""
-    import asyncio
 
     async def cell() -> str:
         panel.lr.value = 0.12
         return panel.stability.value
 
-    assert "lr = 0.12 &gt; 2/λmax = 0.1" in asyncio.run(cell())
+    assert "lr = 0.12 &gt; 2/λmax = 0.1" in in_a_kernel(cell)
     assert "with sgd (lr 0.12)" in panel.summary.value
