@@ -67,12 +67,13 @@ def names(text: str | None, option: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _top_level_parts(text: str) -> list[str]:
-    """``'x=[1, 2], y=3'`` → ``['x=[1, 2]', ' y=3']``: commas inside brackets stay."""
+def _top_level_split(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator`` outside brackets: ``'x=[1, 2], y=3'`` at ``,`` →
+    ``['x=[1, 2]', ' y=3']``, ``'[0,1]:[2,3]'`` at ``:`` → ``['[0,1]', '[2,3]']``."""
     parts, depth, start = [], 0, 0
     for i, char in enumerate(text):
         depth += (char in "([{") - (char in ")]}")
-        if char == "," and depth == 0:
+        if char == separator and depth == 0:
             parts.append(text[start:i])
             start = i + 1
     return [*parts, text[start:]]
@@ -83,7 +84,7 @@ def assignments(text: str, option: str, form: str, example: str) -> dict[str, st
     each name once (the caller reads the values); ``form`` and ``example`` say, in the
     message, what a pair looks like."""
     pairs: dict[str, str] = {}
-    for part in (p.strip() for p in _top_level_parts(text)):
+    for part in (p.strip() for p in _top_level_split(text, ",")):
         if not part:
             continue
         name, equals, value = (piece.strip() for piece in part.partition("="))
@@ -227,17 +228,6 @@ def _bound(text: str, name: str, which: str) -> float | list | None:
     return value
 
 
-def _top_level_colons(text: str) -> list[str]:
-    """``'[0,1]:[2,3]'`` → ``['[0,1]', '[2,3]']``: colons inside brackets stay."""
-    parts, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        depth += (char in "([{") - (char in ")]}")
-        if char == ":" and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    return [*parts, text[start:]]
-
-
 def _check_order(name: str, span: str, low: Any, high: Any) -> None:
     """Raise when a lower end lies above its upper end (per element for lists)."""
     import numpy as np
@@ -256,7 +246,7 @@ def _check_order(name: str, span: str, low: Any, high: Any) -> None:
     if not len(above):
         return
     if lows.ndim == 0:
-        low_text, high_text = _top_level_colons(span)
+        low_text, high_text = _top_level_split(span, ":")
         raise GradmagicError(
             f"--bounds {name}={span}: the lower bound is above the upper one; "
             f"write it as {name}={high_text.strip()}:{low_text.strip()}."
@@ -284,7 +274,7 @@ def bounds(text: str | None, variables: Iterable[str]) -> dict[str, tuple[Bound,
     form, example = "NAME=LOWER:UPPER", "x=0:1,y=:5; either end may be left open"
     box: dict[str, tuple[Bound, Bound]] = {}
     for name, span in assignments(text, "--bounds", form, example).items():
-        ends = _top_level_colons(span)
+        ends = _top_level_split(span, ":")
         if len(ends) != 2:
             raise GradmagicError(
                 f"--bounds takes {form} pairs, comma-separated (e.g. --bounds {example}); "
