@@ -70,8 +70,7 @@ def expression_program(
 
 
 _MISSING = object()
-_RECENT: dict[tuple, tuple[tuple, Any, list]] = {}  # see _program_and_sources
-RECENT_SIZE = 64
+_RECENT = ProgramCache(size=64)  # (seen, program, sources) per line: see _program_and_sources
 
 
 def _program_and_sources(
@@ -100,9 +99,7 @@ def _program_and_sources(
     if not at and all(s.leaf is None for s in sources):
         names = dict.fromkeys([*program.analysis.reads, *program.frozen])
         seen = tuple((name, namespace.get(name, _MISSING)) for name in names)
-        _RECENT[recent_key] = (seen, program, sources)
-        while len(_RECENT) > RECENT_SIZE:
-            del _RECENT[next(iter(_RECENT))]
+        _RECENT.put(recent_key, (seen, program, sources))
     return program, sources
 
 

@@ -32,15 +32,25 @@ class ProgramCache:
 
     def get_or_build(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """The program stored under ``key``, built (and stored) on a miss."""
+        entry = self.get(key)
+        if entry is None:
+            entry = build()
+            self.put(key, entry)
+        return entry
+
+    def get(self, key: Hashable) -> Any:
+        """The entry under ``key`` (now the most recently used), or None."""
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
-            return entry
-        entry = build()
+        return entry
+
+    def put(self, key: Hashable, entry: Any) -> None:
+        """Store ``entry`` under ``key``, dropping the least recently used beyond ``size``."""
         self._entries[key] = entry
+        self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
-        return entry
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -28,8 +28,9 @@ from gradmagic.magics.declarations import (
     tape_arguments,
     wrt_inputs,
 )
+from gradmagic.program_cache import ProgramCache
 
-_PARSED_LINES: dict[tuple[str, str], tuple[str, tuple, dict]] = {}
+_PARSED_LINES = ProgramCache(size=256)  # (expression, wrt, at) per (magic, line text)
 
 MAGIC_NAMES = {"line": ("grad", "hessian", "minimize", "gradmagic"), "cell": ("tape", "minimize")}
 
@@ -205,15 +206,13 @@ class GradMagics(Magics):
     def _expression_wrt_at(method: Callable, line: str, magic: str) -> tuple[str, tuple, dict]:
         # Parsed once per line text: re-running a one-liner must cost little more than
         # the compiled call, and argparse alone is ~0.2 ms.  Errors are never cached.
-        parsed = _PARSED_LINES.get((magic, line))
-        if parsed is None:
+        def parse() -> tuple[str, tuple, dict]:
             expression, option_text = line_options.split_expression(line)
             args = _parse(method, option_text, magic)
             wrt = tuple(line_options.names(args.wrt, "--wrt"))
-            parsed = expression, wrt, line_options.point_values(args.at)
-            _PARSED_LINES[(magic, line)] = parsed
-            while len(_PARSED_LINES) > 256:
-                del _PARSED_LINES[next(iter(_PARSED_LINES))]
+            return expression, wrt, line_options.point_values(args.at)
+
+        parsed = _PARSED_LINES.get_or_build((magic, line), parse)
         expression, wrt, at = parsed
         return expression, wrt, dict(at)  # --at values become new arrays on each run
 
