@@ -64,3 +64,23 @@ def test_overlay_lines_follow_matplotlibs_to_a_fraction_of_a_pixel(panel, lr):
     nearest = np.min(np.linalg.norm(path[:, None] - centres[None], axis=-1), axis=1)
     assert nearest.max() < 0.1  # a dot on every point of the path (shared where they pile up)
     assert len(centres) <= len(path)
+
+
+def test_overlays_clip_to_their_own_axes_without_page_wide_ids(panel):
+    """Two overlays on one page (two plots, or two panels) must not clip by each other's
+    boxes: an SVG id is global to the page, so each line is clipped by a nested viewport
+    the size of its own axes instead."""
+    for view, figure in (
+        (panel.plot_view, panel._figure.figure),
+        (panel.path_view, panel._figure.path_figure),
+    ):
+        svg = view.overlay.value
+        assert " id=" not in svg and "url(#" not in svg
+        height = figure.bbox.height
+        axes_boxes = {
+            f"{a.bbox.x0:.1f} {height - a.bbox.y1:.1f} {a.bbox.width:.1f} {a.bbox.height:.1f}"
+            for a in figure.axes
+        }
+        viewports = re.findall(r'<svg x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" '
+                               r'viewBox="([^"]+)"', svg)  # fmt: skip
+        assert viewports and set(viewports) <= axes_boxes

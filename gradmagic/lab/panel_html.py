@@ -38,7 +38,7 @@ STYLE = """<style>
 .gm-panel .gm-figure img { display: block; max-width: 100%; height: auto; }
 .gm-panel .gm-overlay { position: absolute; left: 0; top: 0; width: 100%; height: 100%;
   pointer-events: none; }
-.gm-panel .gm-overlay .widget-html-content, .gm-panel .gm-overlay svg {
+.gm-panel .gm-overlay .widget-html-content, .gm-panel .gm-overlay .widget-html-content > svg {
   display: block; width: 100%; height: 100%; }
 body[data-jp-theme-light="false"] .gm-panel .gm-figure {
   filter: invert(0.9) hue-rotate(180deg);

@@ -11,6 +11,7 @@ converted at the figure's dpi, so the overlay lands on the pixels of the static 
 
 from __future__ import annotations
 
+import functools
 import html
 from typing import Any
 
@@ -35,7 +36,11 @@ _X = [
 
 def overlay(figure: Any, artists: list) -> str:
     """An ``<svg>`` as big as ``figure`` (pixels, y down) holding the visible ``artists``
-    (``Line2D`` and ``Text``), each clipped to its axes."""
+    (``Line2D`` and ``Text``), each line clipped to its axes.
+
+    A line is clipped by a nested ``<svg>`` viewport the size of its axes (its viewBox
+    keeps the figure's coordinates), not by a ``clipPath``: an id is global to the page,
+    and two overlays (two plots, two panels) would clip by each other's boxes."""
     from matplotlib.lines import Line2D
 
     width, height = figure.bbox.width, figure.bbox.height
@@ -43,39 +48,52 @@ def overlay(figure: Any, artists: list) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height:g}" '
         'preserveAspectRatio="none">'
     ]
-    clips: dict[int, str] = {}
+    px = figure.dpi / 72
     for artist in artists:
         if not artist.get_visible():
             continue
         if isinstance(artist, Line2D):
-            axes = artist.axes
-            if id(axes) not in clips:
-                clips[id(axes)] = f"c{len(clips)}"
-                x0, y0, x1, y1 = axes.bbox.extents
-                parts.append(
-                    f'<clipPath id="{clips[id(axes)]}"><rect x="{x0:.1f}" '
-                    f'y="{height - y1:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}"/>'
-                    "</clipPath>"
-                )
-            parts.append(_line(artist, figure.dpi / 72, height, clips[id(axes)]))
+            parts.append(_line(artist, px, height))
         else:
-            parts.append(_text(artist, figure.dpi / 72, height))
+            parts.append(_text(artist, px, height))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _colour(value: Any) -> str:
+    """``value`` (any matplotlib colour) as ``#rrggbb``; remembered per value, since
+    matplotlib's conversion (through the colour cycle for ``"C0"``) costs more than a
+    whole line's coordinates."""
+    try:
+        return _hex(value)
+    except TypeError:  # an array: not hashable
+        return _hex(tuple(np.ravel(value).tolist()))
+
+
+@functools.lru_cache(maxsize=256)
+def _hex(value: Any) -> str:
     from matplotlib.colors import to_hex
 
     return to_hex(value)
 
 
-def _line(line: Any, px: float, height: float, clip: str) -> str:
+def _viewport(axes: Any, height: float) -> str:
+    """The opening tag of a nested ``<svg>`` that clips its content to ``axes``."""
+    x0, y0, x1, y1 = axes.bbox.extents
+    box = f"{x0:.1f} {height - y1:.1f} {x1 - x0:.1f} {y1 - y0:.1f}"
+    x, y, w, h = box.split()
+    return (
+        f'<svg x="{x}" y="{y}" width="{w}" height="{h}" viewBox="{box}" '
+        'preserveAspectRatio="none" overflow="hidden">'
+    )
+
+
+def _line(line: Any, px: float, height: float) -> str:
     """A ``Line2D``: its stroke as one clipped path, its markers as circles or shapes."""
     path = line.get_transform().transform_path(line.get_path())
     alpha = line.get_alpha()
     opacity = "" if alpha is None or alpha >= 1 else f' opacity="{alpha:g}"'
-    out = [f'<g clip-path="url(#{clip})"{opacity}>']
+    out = [_viewport(line.axes, height), f"<g{opacity}>"]
     if line.get_linestyle() not in ("None", "", " ", "none"):
         x0, y0, x1, y1 = line.axes.bbox.extents
         # Agg's clipping, with a margin so the stroke's ends stay outside the box, and its
@@ -127,7 +145,7 @@ def _line(line: Any, px: float, height: float, clip: str) -> str:
                     f'<path d="{dots}" stroke="{fill}" stroke-width="{diameter:.2f}" '
                     'stroke-linecap="round"/>'
                 )
-    out.append("</g>")
+    out.append("</g></svg>")
     return "".join(out)
 
 
@@ -142,7 +160,8 @@ def _points(
     if line_to is None:
         template = (move + "%.1f %.1f" + tail) * len(points)
     else:
-        template = "".join(np.where(line_to, "L%.1f %.1f" + tail, move + "%.1f %.1f" + tail))
+        step, jump = "L%.1f %.1f" + tail, move + "%.1f %.1f" + tail
+        template = "".join([step if draw else jump for draw in line_to.tolist()])
     flipped = np.column_stack([points[:, 0], height - points[:, 1]])
     return template % tuple(flipped.ravel().tolist())
 

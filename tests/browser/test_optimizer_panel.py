@@ -124,7 +124,7 @@ def test_slider_and_dropdown_redraw_the_panel(jupyter_server, browser_page):
         # the moving parts' SVG lies exactly on the static image, at any width
         for plot in ("gm-plot", "gm-path"):
             under = out.locator(f"img.{plot}").bounding_box()
-            over = out.locator(f".{plot}-overlay svg").bounding_box()
+            over = out.locator(f".{plot}-overlay .widget-html-content > svg").bounding_box()
             misfit[f"{name} {plot}"] = max(abs(under[k] - over[k]) for k in under)
         screenshot(page, f"optimizer-panel-{name}")
         readout.fill("0.05")
