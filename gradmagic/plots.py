@@ -82,12 +82,20 @@ class ShownWithPlot(Rendered):
 def evaluate_on(function: Callable[..., Any], *coordinates: np.ndarray) -> np.ndarray:
     """``function`` at every point of flattened coordinate arrays (one per argument).
 
-    Vectorised with ``jax.vmap`` when the code allows, else point by point (Python control
-    flow on values cannot be vectorised).
+    A function with an ``on_grid`` method (a problem's objective, see
+    :class:`~gradmagic.minimize.grid_values.PointObjective`) evaluates them in one compiled
+    call; otherwise vectorised with ``jax.vmap`` when the code allows, else point by point
+    (Python control flow on values cannot be vectorised).
     """
     import jax
     import jax.numpy as jnp
 
+    on_grid = getattr(function, "on_grid", None)
+    if on_grid is not None:
+        try:
+            return on_grid(*coordinates)
+        except Exception:
+            pass  # not traceable as a whole: point by point below
     try:
         return np.asarray(jax.vmap(function)(*[jnp.asarray(c) for c in coordinates]))
     except Exception:

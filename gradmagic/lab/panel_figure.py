@@ -93,11 +93,7 @@ class PanelFigure:
         axes = self.path_axes
         assert axes is not None
         axes.clear()
-        aux = self.problem.aux()
-
-        def objective(*values: Any) -> Any:
-            return self.problem.objective(tuple(values), aux)
-
+        objective = self.problem.pointwise()
         start = [float(result.start[n]) for n in self.problem.variables]
         minimum = _minimum(trial)
         if len(limits) == 1:

@@ -155,11 +155,7 @@ def path_picture(
 
     figure = _figure()
     axes = figure.add_subplot()
-    aux = problem.aux()
-
-    def objective(*values: Any) -> Any:
-        return problem.objective(tuple(values), aux)
-
+    objective = problem.pointwise()
     names = problem.variables
     start = [float(v) for v in problem.start]
     if len(limits) == 1:

@@ -114,11 +114,7 @@ def draw_minimization(
     if not show_path:
         return artists
     axes = figure.add_subplot(grid[:, 1]) if scheduled else figure.add_subplot(1, 2, 2)
-    aux = problem.aux()
-
-    def objective(*values: Any) -> Any:
-        return problem.objective(tuple(values), aux)
-
+    objective = problem.pointwise()
     names = problem.variables
     runs = [r for r in results if r.path]
     start = [float(np.asarray(v)) for v in problem.start]

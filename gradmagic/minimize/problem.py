@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradmagic.errors import GradmagicError
 from gradmagic.pytrees import Leaf
+
+if TYPE_CHECKING:
+    from gradmagic.minimize.grid_values import PointObjective
 
 
 @dataclass
@@ -115,6 +118,13 @@ class Problem:
             for name, replacements in replaced.items():
                 overrides[name] = with_leaves(self.program.frozen[name], replacements)
         return self.program.run(overrides, None, [self.output])[self.output]
+
+    def pointwise(self) -> PointObjective:
+        """The objective as ``f(*values)`` of the variables at the notebook's other values,
+        for plots (its ``on_grid`` evaluates a whole grid in one compiled call)."""
+        from gradmagic.minimize.grid_values import PointObjective
+
+        return PointObjective(self, self.aux())
 
     def aux(self) -> dict[str, Any]:
         """The values passed to compiled programs as arguments: the other floating names

@@ -45,11 +45,7 @@ def _draw_curves(axes: Any, many: Any) -> None:
 
 def _draw_paths(axes: Any, many: Any) -> None:
     problem, runs = many.problem, many.runs
-    aux = problem.aux()
-
-    def objective(*values: Any) -> Any:
-        return problem.objective(tuple(values), aux)
-
+    objective = problem.pointwise()
     limits = []
     for v in range(2):
         low, high = many.box[v]
