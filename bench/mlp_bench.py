@@ -73,6 +73,11 @@ def model_loss(params: tuple, X: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(jnp.logaddexp(0.0, z) - y * z)
 
 
+def epoch_order(key: jax.Array, epoch: jax.Array) -> jax.Array:
+    """The examples' order in ``epoch``: a fresh permutation per epoch, as the loop draws it."""
+    return jax.random.permutation(jax.random.fold_in(key, epoch), EXAMPLES)
+
+
 def hand_written():
     """The strongest loop a user would write: everything in one jitted program."""
     optimizer = optax.adam(LR)
@@ -84,7 +89,7 @@ def hand_written():
 
         def epoch(carry, e):
             params, state = carry
-            order = jax.random.permutation(jax.random.fold_in(key, e), EXAMPLES)
+            order = epoch_order(key, e)
 
             def step(carry, j):
                 params, state = carry
@@ -114,13 +119,10 @@ def evaluated_after_update():
     optimizer = optax.adam(LR)
     per_epoch, steps = EXAMPLES // BATCH, EPOCHS * (EXAMPLES // BATCH)
 
-    def order(key: jax.Array, epoch: jax.Array) -> jax.Array:
-        return jax.random.permutation(jax.random.fold_in(key, epoch), EXAMPLES)
-
     @jax.jit
     def train(params, X, y, seed):
         key = jax.random.key(seed)
-        first = order(key, 0)[:BATCH]
+        first = epoch_order(key, 0)[:BATCH]
         _, grad = jax.value_and_grad(model_loss)(params, X[first], y[first])
 
         def step(carry, k):
@@ -129,7 +131,7 @@ def evaluated_after_update():
             params = optax.apply_updates(params, updates)
             nxt = k + 1
             rows_of = jax.lax.cond(
-                nxt % per_epoch == 0, lambda: order(key, nxt // per_epoch), lambda: rows_of
+                nxt % per_epoch == 0, lambda: epoch_order(key, nxt // per_epoch), lambda: rows_of
             )
             rows = jax.lax.dynamic_slice_in_dim(rows_of, (nxt % per_epoch) * BATCH, BATCH)
             value, grad = jax.value_and_grad(model_loss)(params, X[rows], y[rows])
@@ -140,7 +142,7 @@ def evaluated_after_update():
             )
             return (params, state, grad, rows_of, ends), value
 
-        carry = (params, optimizer.init(params), grad, order(key, 0), jnp.zeros(EPOCHS))
+        carry = (params, optimizer.init(params), grad, epoch_order(key, 0), jnp.zeros(EPOCHS))
         (params, *_, ends), losses = jax.lax.scan(step, carry, jnp.arange(steps))
         return params, losses, ends
 

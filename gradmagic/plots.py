@@ -90,14 +90,11 @@ def evaluate_on(function: Callable[..., Any], *coordinates: np.ndarray) -> np.nd
     import jax
     import jax.numpy as jnp
 
-    on_grid = getattr(function, "on_grid", None)
-    if on_grid is not None:
-        try:
-            return on_grid(*coordinates)
-        except Exception:
-            pass  # not traceable as a whole: point by point below
-    try:
-        return np.asarray(jax.vmap(function)(*[jnp.asarray(c) for c in coordinates]))
+    def vectorised(*columns: np.ndarray) -> np.ndarray:
+        return np.asarray(jax.vmap(function)(*[jnp.asarray(c) for c in columns]))
+
+    try:  # one attempt at a vectorised evaluation: a failed on_grid fails vmap too
+        return getattr(function, "on_grid", vectorised)(*coordinates)
     except Exception:
         return np.array([float(function(*point)) for point in zip(*coordinates, strict=True)])
 
