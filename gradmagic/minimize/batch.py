@@ -134,7 +134,7 @@ def run_batch(
     settings[:, 4] = steps
     settings[:, 5] = FTOL if default_tol else -math.inf
     carry = _stacked(program.blank, axes, size)._replace(
-        params=tuple(np.ascontiguousarray(p[picked]) for p in first),
+        params=program.carried(tuple(np.ascontiguousarray(p[picked]) for p in first), runs=1),
         settings=settings if axes.settings == 0 else settings[0],
     )
     carry = _placed(carry, axes, devices)
@@ -286,7 +286,7 @@ def _drive(
         if not going.any():
             break
         reached = int(after[going].max())
-    params = jax.device_get(carry.params)
+    params = program.variables(jax.device_get(carry.params), runs=1)
     # Each run's last row, from its final carry: the device wrote rows for every run at
     # every step, and a run's rows after it stopped (its last slot too, when others went
     # on within that slot) came from a step that was then discarded.

@@ -233,10 +233,11 @@ def minimize(
             f"The objective is {start[0]} at the starting values; start where it is finite."
         )
     labels = list(names) if names else [f"x{i}" for i in range(len(params))]
-    report = None if callback is None else Reporter(callback, labels)
+    report = None if callback is None else Reporter(callback, labels, program.variables)
     done, stop = _run_chunks(program, first, inputs, steps, on_progress, report, record)
     carry, status = done.carry, done.status
     final, initial_values, grad = jax.device_get((carry.params, params, carry.grad))
+    final, grad = program.variables(final), program.variables(grad)
     rows, recorded_steps = record.steps.rows_and_steps(done.recorded[0], done.tail[0], status[0])
     epoch_loss = recorded_epochs = None
     if batching is not None:
@@ -302,7 +303,8 @@ def _replay(
     done, stop = _run_chunks(program, first, inputs, steps, None, None, record)
     if stop:
         return None
-    return (done.status[1], *jax.device_get((done.carry.params, done.carry.grad)))
+    found = jax.device_get((done.carry.params, done.carry.grad))
+    return (done.status[1], *map(program.variables, found))
 
 
 def _status(counts: np.ndarray, values: np.ndarray) -> _Status:

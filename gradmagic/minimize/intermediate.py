@@ -15,19 +15,30 @@ from gradmagic.minimize.optimize_result import OptimizeResult, by_name
 class Reporter:
     """Calls the user's callback with the result so far (one small transfer per chunk)."""
 
-    def __init__(self, callback: Callable[[OptimizeResult], Any], names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        callback: Callable[[OptimizeResult], Any],
+        names: Sequence[str],
+        variables: Callable[[tuple], tuple] = lambda carried: carried,
+    ) -> None:
         self.callback = callback
         self.names = names
+        self.variables = variables  # the user's variables of a carry's (ChunkProgram.variables)
 
     def __call__(self, carry: Carry, status: tuple) -> None:
         __tracebackhide__ = True
-        self.callback(intermediate_result(self.names, carry, status))
+        self.callback(intermediate_result(self.names, carry, status, self.variables))
 
 
-def intermediate_result(names: Sequence[str], carry: Carry, status: tuple) -> OptimizeResult:
+def intermediate_result(
+    names: Sequence[str],
+    carry: Carry,
+    status: tuple,
+    variables: Callable[[tuple], tuple] = lambda carried: carried,
+) -> OptimizeResult:
     """The result so far, as SciPy passes ``intermediate_result`` to a callback: ``x``,
     ``fun``, ``jac``, ``nit``, ``nfev`` and the gradient norm ``grad_norm``."""
-    params, grad = jax.device_get((carry.params, carry.grad))
+    params, grad = map(variables, jax.device_get((carry.params, carry.grad)))
     return OptimizeResult(
         x=by_name(names, [np.asarray(p) for p in params]),
         fun=status[1],

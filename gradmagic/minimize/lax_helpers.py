@@ -77,3 +77,23 @@ def host_zeros(like: jax.ShapeDtypeStruct) -> Any:
     if jax.dtypes.issubdtype(like.dtype, jax.dtypes.extended):
         return jnp.zeros(like.shape, like.dtype)
     return np.zeros(like.shape, like.dtype)
+
+
+def project(params: tuple, box: tuple | None) -> tuple:
+    """``params`` projected onto the box ``(lower, upper)`` (optax's projection); None: as is."""
+    return params if box is None else optax.projections.projection_box(params, *box)
+
+
+def free_gradient(grad: tuple, params: tuple, box: tuple) -> tuple:
+    """The gradient without the components that push a variable out of its box (zero where
+    it sits at a bound and descent would cross it): what the optimizer steps along, and
+    whose norm is compared with tol (the projected gradient, as SciPy's L-BFGS-B's pgtol)."""
+
+    def one(g: jax.Array, p: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
+        blocked = lax.bitwise_or(
+            lax.bitwise_and(lax.le(p, low), lax.gt(g, lax.full_like(g, 0))),
+            lax.bitwise_and(lax.ge(p, high), lax.lt(g, lax.full_like(g, 0))),
+        )
+        return lax.select(blocked, lax.full_like(g, 0), g)
+
+    return tuple(map(one, grad, params, *box))

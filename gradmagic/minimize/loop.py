@@ -29,12 +29,15 @@ import optax
 from jax import lax
 
 from gradmagic.minimize import minibatch
+from gradmagic.minimize.flat_layout import FlatLayout, layout_for
 from gradmagic.minimize.lax_helpers import (
     all_finite,
     cast_like,
+    free_gradient,
     global_norm,
     host_zeros,
     line_search_trials,
+    project,
     record_slot,
     scalar,
     vector,
@@ -121,6 +124,15 @@ class ChunkProgram:
         self.width = 1  # numbers per recorded row
         self.row_dtype = np.dtype(np.float32)
         self.parts: tuple = ()  # (start_state_of, running, advance): see minimize.batch
+        self.layout: FlatLayout | None = None  # the carry's variables as one vector
+
+    def variables(self, carried: tuple, runs: int = 0) -> tuple:
+        """The variables (or gradient) as the user shaped them, of a carry's."""
+        return carried if self.layout is None else self.layout.split(carried, runs)
+
+    def carried(self, variables: tuple, runs: int = 0) -> tuple:
+        """What a carry holds for ``variables`` (shaped as the user's)."""
+        return variables if self.layout is None else self.layout.join(variables, runs)
 
     def fresh_carry(
         self,
@@ -141,6 +153,7 @@ class ChunkProgram:
         batches = self.blank.batches
         if batches:
             batches = (batches[0], np.uint32(seed), batches[2])
+        params, box = self.carried(params), tuple(map(self.carried, box))
         return self.blank._replace(params=params, settings=settings, box=box, batches=batches)
 
 
@@ -184,6 +197,13 @@ def build_program(
     placeholder = make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
     dtype = np.result_type(np.float32, loss_dtype, *(p.dtype for p in params))  # values, rows
     zero = np.int32(0)
+    layout = layout_for(spec, params)
+    if layout is not None:  # the loop steps one vector (see minimize.flat_layout)
+        objective = layout.on_vector(objective)
+        params = layout.template
+
+    def norm(tree: tuple) -> jax.Array:  # variable by variable, as the user's shapes
+        return global_norm(tree if layout is None else layout.split(tree), dtype)
 
     def value_and_grad(params: tuple, state: Any, aux: Any) -> tuple[jax.Array, tuple]:
         def fn(p: tuple) -> jax.Array:
@@ -215,11 +235,13 @@ def build_program(
         # accept its first trial there instead of searching on the placeholder state.
         value = lax.select(fresh, np.array(np.inf, dtype), scalar(c.values, 0))
         extra: dict[str, Any] = {"value": value.astype(loss_dtype)}
-        grad = _free(c.grad, c.params, c.box) if bounded else c.grad
+        grad = free_gradient(c.grad, c.params, c.box) if bounded else c.grad
         if spec.line_search:  # with bounds, it searches along the projected path
             box = c.box if bounded else None
             extra.update(grad=grad, value_fn=lambda p: objective(project(p, box), full))
         state = c.opt_state
+        if layout is not None:  # the start's state until a step was taken (see below)
+            state = _picked(lax.gt(step, zero), state, start_state)
         if scheduled:
             lr = lax.mul(
                 scalar(c.settings, 1),
@@ -227,17 +249,20 @@ def build_program(
             )
             state = with_learning_rate(state, lr)
         updates, state = placeholder.update(grad, state, c.params, **extra)
+        if layout is not None:  # a fresh carry's step adds -0.0: the start, to the bit
+            updates = _picked(fresh, tuple(lax.full_like(u, -0.0) for u in updates), updates)
         moved = optax.apply_updates(c.params, updates)
         if bounded:
             moved = project(moved, c.box)
-        moved = cast_like(moved, c.params)
+        params, state = cast_like(moved, c.params), cast_like(state, c.opt_state)
         # A fresh carry evaluates the start.  One cond for all leaves: a select per leaf
-        # costs a kernel each, every step.
-        params, state = lax.cond(
-            fresh,
-            lambda: (c.params, start_state),
-            lambda: (moved, cast_like(state, c.opt_state)),
-        )
+        # of the carry's output costs a kernel and a copy each, every step.  On one vector
+        # the fresh step's update is zero and its state gives way to the start's at the
+        # next step: selects on the update's inputs, fused into its kernels (elementwise
+        # optimizers: zero gradient, start state, a finite update).
+        if layout is None:
+            kept = (c.params, start_state)
+            params, state = lax.cond(fresh, lambda: kept, lambda: (params, state))
         batches, inputs = c.batches, aux
         if batching:  # the objective at the new params on the next step's minibatch
             order, seed, epoch_loss = batches
@@ -267,15 +292,15 @@ def build_program(
                     lambda: (epoch_loss, epochs),
                 )
             batches = (order, seed, epoch_loss)
-        free = _free(grad, params, c.box) if bounded else grad
+        free = free_gradient(grad, params, c.box) if bounded else grad
         if has_tol:
-            now = vector(loss, global_norm(free, dtype))
+            now = vector(loss, norm(free))
             start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
         else:  # the norm is needed at the start and after the loop only (see below)
             now = vector(loss, scalar(c.values, 1))
             start = lax.cond(
                 fresh,
-                lambda: vector(loss, global_norm(free, dtype)),
+                lambda: vector(loss, norm(free)),
                 lambda: lax.slice_in_dim(c.values, 2, 4),
             )
         trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
@@ -334,11 +359,11 @@ def build_program(
         )
         carry = carry._replace(counts=counts)
         if not has_tol:  # the gradient norm at the chunk's end, computed once
-            free = _free(carry.grad, carry.params, carry.box) if bounded else carry.grad
+            free = free_gradient(carry.grad, carry.params, carry.box) if bounded else carry.grad
             values = lax.concatenate(
                 [
                     lax.slice_in_dim(carry.values, 0, 1),
-                    lax.broadcast(global_norm(free, dtype), (1,)),
+                    lax.broadcast(norm(free), (1,)),
                     lax.slice_in_dim(carry.values, 2, 4),
                 ],
                 0,
@@ -364,24 +389,12 @@ def build_program(
     program.width = width
     program.row_dtype = np.dtype(dtype)
     program.parts = (start_state_of, running, advance)  # see minimize.batch
+    program.layout = layout
     return program
 
 
-def project(params: tuple, box: tuple | None) -> tuple:
-    """``params`` projected onto the box ``(lower, upper)`` (optax's projection); None: as is."""
-    return params if box is None else optax.projections.projection_box(params, *box)
-
-
-def _free(grad: tuple, params: tuple, box: tuple) -> tuple:
-    """The gradient without the components that push a variable out of its box (zero where
-    it sits at a bound and descent would cross it): what the optimizer steps along, and
-    whose norm is compared with tol (the projected gradient, as SciPy's L-BFGS-B's pgtol)."""
-
-    def one(g: jax.Array, p: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
-        blocked = lax.bitwise_or(
-            lax.bitwise_and(lax.le(p, low), lax.gt(g, lax.full_like(g, 0))),
-            lax.bitwise_and(lax.ge(p, high), lax.lt(g, lax.full_like(g, 0))),
-        )
-        return lax.select(blocked, lax.full_like(g, 0), g)
-
-    return tuple(map(one, grad, params, *box))
+def _picked(which: jax.Array, these: Any, others: Any) -> Any:
+    """Leaf by leaf, ``these`` where the scalar ``which`` is true, else ``others``."""
+    return jax.tree_util.tree_map(
+        lambda a, b: lax.select(lax.broadcast(which, np.shape(a)), a, b), these, others
+    )

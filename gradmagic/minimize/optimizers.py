@@ -45,6 +45,8 @@ class OptimizerSpec:
     uses_lr: bool = True  # False for lbfgs: its line search picks every step length
     line_search: bool = False  # update needs value/grad/value_fn and stores them in its state
     summary: str = ""
+    # each number's update depends on that number alone (see minimize.flat_layout)
+    elementwise: bool = False
 
 
 def _sgd_momentum(learning_rate: float, momentum: float) -> optax.GradientTransformation:
@@ -64,13 +66,22 @@ def _lbfgs(learning_rate: float | None = None) -> optax.GradientTransformation:
 
 
 _CURATED: tuple[OptimizerSpec, ...] = (
-    OptimizerSpec("sgd", None, None, optax.sgd, summary="plain gradient descent"),
-    OptimizerSpec("momentum", "momentum", 0.9, _sgd_momentum, summary="SGD with momentum"),
-    OptimizerSpec("nesterov", "momentum", 0.9, _sgd_nesterov, summary="SGD, Nesterov momentum"),
-    OptimizerSpec("adam", "b1", 0.9, optax.adam),
-    OptimizerSpec("adamw", "b1", 0.9, optax.adamw),
-    OptimizerSpec("adagrad", None, None, optax.adagrad),
-    OptimizerSpec("rmsprop", "decay", 0.9, optax.rmsprop),
+    OptimizerSpec("sgd", None, None, optax.sgd, summary="plain gradient descent", elementwise=True),
+    OptimizerSpec(
+        "momentum", "momentum", 0.9, _sgd_momentum, summary="SGD with momentum", elementwise=True
+    ),
+    OptimizerSpec(
+        "nesterov",
+        "momentum",
+        0.9,
+        _sgd_nesterov,
+        summary="SGD, Nesterov momentum",
+        elementwise=True,
+    ),  # fmt: skip
+    OptimizerSpec("adam", "b1", 0.9, optax.adam, elementwise=True),
+    OptimizerSpec("adamw", "b1", 0.9, optax.adamw, elementwise=True),
+    OptimizerSpec("adagrad", None, None, optax.adagrad, elementwise=True),
+    OptimizerSpec("rmsprop", "decay", 0.9, optax.rmsprop, elementwise=True),
     OptimizerSpec(
         "lbfgs",
         None,
