@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from IPython.core.interactiveshell import InteractiveShell
 
 from bench.timing import report, run_quietly, shell
 
@@ -170,6 +171,21 @@ def interleaved(
     return statistics.median(mine), statistics.median(theirs)
 
 
+def notebook(
+    start: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[InteractiveShell, Callable[[], None]]:
+    """A shell with the model defined, and the training cell (from ``start``) to time."""
+    ip = shell()
+    run_quietly(ip, MODEL)
+
+    def ours() -> None:
+        ip.user_ns.update(start)
+        ip.user_ns.update({"X": X, "y": y})
+        run_quietly(ip, LINE)
+
+    return ip, ours
+
+
 def first_calls(ours_first: bool) -> tuple[float, float]:
     """Seconds of %minimize's and the reference's first calls in this (fresh) process,
     ``ours_first`` deciding which goes first: whichever runs second finds JAX's own
@@ -178,13 +194,7 @@ def first_calls(ours_first: bool) -> tuple[float, float]:
     X, y = spirals()
     start = initial_params()
     params = tuple(start[n] for n in NAMES)
-    ip = shell()
-    run_quietly(ip, MODEL)
-
-    def ours() -> None:
-        ip.user_ns.update(start)
-        ip.user_ns.update({"X": X, "y": y})
-        run_quietly(ip, LINE)
+    _, ours = notebook(start, X, y)
 
     def reference() -> None:
         jax.block_until_ready(hand_written()(params, X, y, 0))
@@ -236,13 +246,7 @@ def mlp() -> list[str]:
     reference()
     reference_first = time.perf_counter() - began
 
-    ip = shell()
-    run_quietly(ip, MODEL)
-
-    def ours() -> None:
-        ip.user_ns.update(start)
-        ip.user_ns.update({"X": X, "y": y})
-        run_quietly(ip, LINE)
+    ip, ours = notebook(start, X, y)
 
     began = time.perf_counter()
     ours()
