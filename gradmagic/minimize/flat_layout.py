@@ -16,9 +16,9 @@ so results may differ in the last bit of float32.  And only for variables of mor
 :data:`SMALL_NUMBERS` numbers in all: below that every buffer of the update is small,
 XLA:CPU runs such bodies one kernel after another anyway (its ``ThunkExecutor`` does when
 all buffers hold at most 512 bytes), and toy problems keep their results to the bit.
-The carry holds
-the vector (and optimiser state shaped like it); :meth:`FlatLayout.split` and
-:meth:`FlatLayout.join` convert at the loop's edges, on the host or in a program, with
+
+The carry holds the vector (and optimiser state shaped like it); :meth:`FlatLayout.split`
+and :meth:`FlatLayout.join` convert at the loop's edges, on the host or in a program, with
 or without a leading run axis.
 """
 

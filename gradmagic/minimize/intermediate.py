@@ -19,11 +19,11 @@ class Reporter:
         self,
         callback: Callable[[OptimizeResult], Any],
         names: Sequence[str],
-        variables: Callable[[tuple], tuple] = lambda carried: carried,
+        variables: Callable[[tuple], tuple],
     ) -> None:
         self.callback = callback
         self.names = names
-        self.variables = variables  # the user's variables of a carry's (ChunkProgram.variables)
+        self.variables = variables
 
     def __call__(self, carry: Carry, status: tuple) -> None:
         __tracebackhide__ = True
@@ -34,10 +34,11 @@ def intermediate_result(
     names: Sequence[str],
     carry: Carry,
     status: tuple,
-    variables: Callable[[tuple], tuple] = lambda carried: carried,
+    variables: Callable[[tuple], tuple],
 ) -> OptimizeResult:
     """The result so far, as SciPy passes ``intermediate_result`` to a callback: ``x``,
-    ``fun``, ``jac``, ``nit``, ``nfev`` and the gradient norm ``grad_norm``."""
+    ``fun``, ``jac``, ``nit``, ``nfev`` and the gradient norm ``grad_norm`` (``variables``:
+    the user's variables of the carry's, ``ChunkProgram.variables``)."""
     params, grad = map(variables, jax.device_get((carry.params, carry.grad)))
     return OptimizeResult(
         x=by_name(names, [np.asarray(p) for p in params]),

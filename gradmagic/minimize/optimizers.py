@@ -77,7 +77,7 @@ _CURATED: tuple[OptimizerSpec, ...] = (
         _sgd_nesterov,
         summary="SGD, Nesterov momentum",
         elementwise=True,
-    ),  # fmt: skip
+    ),
     OptimizerSpec("adam", "b1", 0.9, optax.adam, elementwise=True),
     OptimizerSpec("adamw", "b1", 0.9, optax.adamw, elementwise=True),
     OptimizerSpec("adagrad", None, None, optax.adagrad, elementwise=True),
