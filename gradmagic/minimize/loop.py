@@ -242,6 +242,9 @@ def build_program(
         state = c.opt_state
         if layout is not None:  # the start's state until a step was taken (see below)
             state = _picked(lax.gt(step, zero), state, start_state)
+            if hasattr(state, "hyperparams"):  # fixed for the run: the start's, as a
+                # select per scalar would be one more kernel every step
+                state = state._replace(hyperparams=start_state.hyperparams)
         if scheduled:
             lr = lax.mul(
                 scalar(c.settings, 1),
@@ -265,33 +268,20 @@ def build_program(
             params, state = lax.cond(fresh, lambda: kept, lambda: (params, state))
         batches, inputs = c.batches, aux
         if batching:  # the objective at the new params on the next step's minibatch
-            order, seed, epoch_loss = batches
             index = lax.add(step, np.int32(1))
-            order = minibatch.epoch_order(batching, order, seed, index)
-            inputs = {**aux, **minibatch.select_batch(batching, data, order, index)}
+            record_at = (scalar(bounds, 4), scalar(bounds, 3))  # epochs' stride, first entry
+            if not batching.full:  # an epoch's first batch: its order, the last one's loss
+                batches, epochs = minibatch.next_epoch(
+                    batching, batches, epochs, index,
+                    lambda: lax.convert_element_type(objective(params, full), dtype), *record_at,
+                )  # fmt: skip
+            inputs = {**aux, **minibatch.select_batch(batching, data, batches[0], index)}
         loss, grad = value_and_grad(params, state, inputs)
         grad = cast_like(grad, c.grad)
         loss = lax.convert_element_type(loss, dtype)
-        if batching:
-
-            def epoch_end(value: jax.Array) -> tuple:
-                """Record the objective on all the data after epoch ``index / per_epoch``
-                (its entry ends up holding the last epoch written to it: see rows)."""
-                done_epochs = lax.div(index, np.int32(batching.per_epoch))
-                entry = lax.sub(record_slot(done_epochs, scalar(bounds, 4)), np.int32(1))
-                entry = lax.max(lax.sub(entry, scalar(bounds, 3)), zero)
-                ends = lax.dynamic_update_slice(epochs, lax.broadcast(value, (1,)), (entry,))
-                return value, ends
-
-            if batching.full:  # every step ends an epoch: the step's objective is it
-                epoch_loss, epochs = epoch_end(loss)
-            else:  # only an epoch's last step pays for the evaluation and the record
-                epoch_loss, epochs = lax.cond(
-                    minibatch.epoch_ends(batching, index),
-                    lambda: epoch_end(lax.convert_element_type(objective(params, full), dtype)),
-                    lambda: (epoch_loss, epochs),
-                )
-            batches = (order, seed, epoch_loss)
+        if batching and batching.full:  # every step ends an epoch: its objective is the loss
+            batches = (*batches[:2], loss)
+            epochs = minibatch.record_epoch(batching, epochs, loss, index, *record_at)
         free = free_gradient(grad, params, c.box) if bounded else grad
         if has_tol:
             now = vector(loss, norm(free))

@@ -9,7 +9,7 @@ value, so a new seed reuses the compiled loop, and the same seed gives the same 
 (for every optimizer of a ``--compare``).  A last partial batch is dropped.  With the batch
 the whole data set, there is nothing to permute: every step sees all of it, in order.
 
-This module holds the pure JAX of it (:func:`epoch_order`, :func:`select_batch`) and the
+This module holds the pure JAX of it (:func:`next_epoch`, :func:`select_batch`) and the
 checks of the user's data and settings.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -25,6 +25,7 @@ import numpy as np
 from jax import lax
 
 from gradmagic.errors import GradmagicError
+from gradmagic.minimize.lax_helpers import record_slot
 from gradmagic.values import describe
 
 SEED_LIMIT = 2**32
@@ -154,17 +155,57 @@ def fresh_state(batching: Batching, seed: int, dtype: Any) -> tuple:
     )
 
 
-def epoch_order(batching: Batching, order: jax.Array, seed: jax.Array, index: jax.Array) -> Any:
-    """The permutation for batch ``index``: a fresh one at each epoch's first batch."""
-    if batching.full:
-        return order
+def record_epoch(
+    batching: Batching,
+    epochs: jax.Array,
+    value: jax.Array,
+    index: jax.Array,
+    stride: Any,
+    first: Any,
+) -> jax.Array:
+    """``epochs`` with ``value``, the objective on all the data after ``index`` steps (an
+    epoch's end), written as the loop writes its rows: epoch ``e`` to entry
+    ``ceil(e / stride) - 1 - first`` (see :func:`~gradmagic.minimize.lax_helpers.record_slot`)."""
+    done = lax.div(index, np.int32(batching.per_epoch))
+    entry = lax.sub(lax.sub(record_slot(done, stride), np.int32(1)), first)
+    return lax.dynamic_update_slice(
+        epochs, lax.broadcast(value, (1,)), (lax.max(entry, np.int32(0)),)
+    )
+
+
+def next_epoch(
+    batching: Batching,
+    batches: tuple,
+    epochs: jax.Array,
+    index: jax.Array,
+    full_loss: Callable[[], jax.Array],
+    stride: Any,
+    first: Any,
+) -> tuple[tuple, jax.Array]:
+    """The minibatch state and epoch record for batch ``index`` (not for a full batch).
+
+    At an epoch's first batch it draws the epoch's permutation and, after the first epoch,
+    records ``full_loss()``, the objective on all the data after the epoch that just ended.
+    Both sit in one ``lax.cond``: each conditional in the loop's body is a host-side branch
+    every step, so the loop keeps as few as it can.
+    """
+    order, seed, epoch_loss = batches
     per_epoch = np.int32(batching.per_epoch)
 
-    def draw() -> jax.Array:
+    def new_epoch() -> tuple:
         key = jax.random.fold_in(jax.random.key(seed), lax.div(index, per_epoch))
-        return lax.convert_element_type(jax.random.permutation(key, batching.examples), np.int32)
+        drawn = lax.convert_element_type(jax.random.permutation(key, batching.examples), np.int32)
 
-    return lax.cond(lax.eq(lax.rem(index, per_epoch), np.int32(0)), draw, lambda: order)
+        def ended() -> tuple:
+            value = full_loss()
+            return value, record_epoch(batching, epochs, value, index, stride, first)
+
+        loss, ends = lax.cond(lax.gt(index, np.int32(0)), ended, lambda: (epoch_loss, epochs))
+        return drawn, loss, ends
+
+    starts = lax.eq(lax.rem(index, per_epoch), np.int32(0))
+    order, epoch_loss, epochs = lax.cond(starts, new_epoch, lambda: (order, epoch_loss, epochs))
+    return (order, seed, epoch_loss), epochs
 
 
 def select_batch(batching: Batching, data: Any, order: jax.Array, index: jax.Array) -> Any:
@@ -174,9 +215,3 @@ def select_batch(batching: Batching, data: Any, order: jax.Array, index: jax.Arr
     start = lax.mul(lax.rem(index, np.int32(batching.per_epoch)), np.int32(batching.size))
     rows = lax.dynamic_slice_in_dim(order, start, batching.size)
     return jax.tree_util.tree_map(lambda x: x[rows], data)
-
-
-def epoch_ends(batching: Batching, index: jax.Array) -> jax.Array:
-    """Whether ``index`` steps complete an epoch."""
-    ends = lax.eq(lax.rem(index, np.int32(batching.per_epoch)), np.int32(0))
-    return lax.bitwise_and(ends, lax.gt(index, np.int32(0)))
