@@ -115,3 +115,34 @@ def test_a_variable_that_overflows_under_a_finite_objective_is_a_divergence():
     run = minimize(bounded, (0.0,), lr=1e39, steps=100)
     assert run.diverged_at is not None and run.values == (0.0,)
     assert not np.isfinite(run.path[0][-1])
+
+
+def test_narrow_rows_run_in_long_chunks_and_wide_paths_in_short_ones(monkeypatch):
+    """Every chunk call costs a dispatch and a transfer: a run recording a loss and two
+    numbers a step goes thousands of steps per call, one with a 1000-number path
+    (rows of 1001 numbers) keeps the buffer at 256 rows.  Either records every step."""
+    calls = []
+    real = driver.next_chunk
+
+    def counted(program, done, inputs, steps, record):
+        calls.append(program.rows)
+        return real(program, done, inputs, steps, record)
+
+    monkeypatch.setattr(driver, "next_chunk", counted)
+    monkeypatch.setattr(driver, "CHUNK_SECONDS", 1e9)  # chunks as long as their buffers
+    target = np.linspace(0, 1, 1000, dtype=np.float32)
+
+    def narrow(p, aux):  # new functions: new programs, whose first two chunks (one
+        # compiles, one is timed) are FIRST_CHUNK steps each
+        return (p[0] - 3.0) ** 2 + 2.0 * (p[1] + 1.0) ** 2
+
+    def wide(p, aux):
+        return jnp.sum((p[0] - target) ** 2)
+
+    run = minimize(narrow, (0.0, 0.0), lr=1e-3, steps=3000)
+    assert calls == [4096] * 3 and run.steps == 3000  # 8, 8, then 2984 steps
+    assert list(run.recorded_steps) == list(range(3001))
+    calls.clear()
+    run = minimize(wide, (np.zeros(1000, np.float32),), lr=1e-3, steps=3000)
+    assert calls == [256] * 14 and run.steps == 3000  # 8, 8, then 11 x 256 and 168
+    assert list(run.recorded_steps) == list(range(3001)) and run.path[0].shape == (3001, 1000)

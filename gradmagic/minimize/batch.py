@@ -31,9 +31,9 @@ import numpy as np
 from gradmagic.errors import GradmagicError
 from gradmagic.minimize.batch_loop import batched_chunk, carry_axes
 from gradmagic.minimize.driver import LINE_SEARCH_TOL, program_for
-from gradmagic.minimize.loop import CHUNK, FTOL, Carry, ChunkProgram, Jit
+from gradmagic.minimize.loop import FTOL, Carry, ChunkProgram, Jit
 from gradmagic.minimize.optimizers import resolve_optimizer
-from gradmagic.minimize.record import stride_for
+from gradmagic.minimize.record import CHUNK, stride_for
 from gradmagic.program_cache import ProgramCache, arguments_key
 
 BUCKET = 8  # batches are padded to a multiple of this (and of the device count)

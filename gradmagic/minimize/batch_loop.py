@@ -36,7 +36,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradmagic.minimize.loop import CHUNK, Carry, ChunkProgram
+from gradmagic.minimize.loop import Carry, ChunkProgram
+from gradmagic.minimize.record import CHUNK
 
 FRESH = np.array([-1, -1, 0, 0], np.int32)  # a fresh carry's counts (see loop.Carry)
 GOING = np.array([0, -1, 0, 0], np.int32)  # a run under way: not fresh, not stopped

@@ -28,7 +28,6 @@ from gradmagic.minimize import nonfinite_gradient, saved_programs
 from gradmagic.minimize.bounds import Interval, box_arrays, check_start_inside
 from gradmagic.minimize.intermediate import Reporter
 from gradmagic.minimize.loop import (
-    CHUNK,
     FAST_COMPILE_LIMIT,
     FTOL,
     Carry,
@@ -166,7 +165,7 @@ def minimize(
     :data:`~gradmagic.minimize.schedules.SCHEDULES`) scales ``lr`` (the peak) step by step.
     ``callback(result_so_far)`` runs after every chunk that took steps (see
     :func:`~gradmagic.minimize.intermediate.intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
-    then about every :data:`CHUNK_SECONDS` of running and at most every :data:`CHUNK` steps,
+    then about every :data:`CHUNK_SECONDS` of running and at most every :attr:`~gradmagic.minimize.loop.ChunkProgram.rows` steps,
     and once at the end.  Raising ``StopIteration`` there ends the run cleanly
     (``stopped_by_callback``; the values it saw are kept), any other exception propagates.  The starting values must give a
     finite objective; a step that makes the objective or a variable non-finite stops the
@@ -224,7 +223,7 @@ def minimize(
         )
         return _Progress(carry, (0,) * 8, (0, 0), (None, None))
 
-    record = Records(steps, program.width, program.row_dtype, batching)
+    record = Records(steps, program.width, program.row_dtype, batching, program.rows)
     inputs = (aux, data or ())
     first = next_chunk(program, fresh(steps), inputs, steps, record)
     start = first.status[5:]  # the first chunk evaluated the start
@@ -298,7 +297,7 @@ def _replay(
 ) -> tuple | None:
     """``(objective, values, gradient)`` after ``steps`` steps, by running the same program
     from the same start again (no progress, no callback); None if interrupted."""
-    record = Records(steps, program.width, program.row_dtype, batching)
+    record = Records(steps, program.width, program.row_dtype, batching, program.rows)
     first = next_chunk(program, fresh, inputs, steps, record)
     done, stop = _run_chunks(program, first, inputs, steps, None, None, record)
     if stop:
@@ -391,7 +390,7 @@ def next_chunk(
     return _Progress(carry, status, *record.store(done.recorded, status[0], rows, ends))
 
 
-def _chunk_limit(seconds_per_step: float | None, limit: int = CHUNK) -> int:
+def _chunk_limit(seconds_per_step: float | None, limit: int) -> int:
     """Steps for the next chunk: :data:`FIRST_CHUNK` until timed, then ~CHUNK_SECONDS worth,
     at most ``limit`` (what the chunk's record buffers hold at the run's strides)."""
     if seconds_per_step is None:

@@ -1,6 +1,6 @@
 """The compiled optimisation loop: one ``jax.jit`` program per problem and optimizer.
 
-``chunk(carry, aux, bounds)`` is a ``lax.while_loop`` of at most :data:`CHUNK` steps that
+``chunk(carry, aux, bounds)`` is a ``lax.while_loop`` of at most :func:`chunk_rows` steps that
 stops at a step bound passed in by Python, when the gradient norm falls below tol, or when
 a step goes non-finite, so one compiled program serves every ``steps`` value; the driver
 (:mod:`gradmagic.minimize.driver`) calls it chunk after chunk.
@@ -44,9 +44,9 @@ from gradmagic.minimize.lax_helpers import (
 )
 from gradmagic.minimize.minibatch import Batching
 from gradmagic.minimize.optimizers import OptimizerSpec, make_optimizer
+from gradmagic.minimize.record import CHUNK, chunk_rows
 from gradmagic.minimize.schedules import multiplier, with_learning_rate
 
-CHUNK = 256  # steps per compiled scan; fixed so that any `steps` reuses one program
 # XLA:CPU compiles these loops' many small kernels about twice as fast with its classic LLVM
 # emitters as with its newer MLIR fusion emitters, but the classic code for some elementwise
 # functions (tanh) runs several times slower.  So only programs whose arrays are all small,
@@ -122,6 +122,7 @@ class ChunkProgram:
         self.chunk_calls = 0
         self.scheduled = False  # rows hold each step's learning rate in column 1
         self.width = 1  # numbers per recorded row
+        self.rows = CHUNK  # rows per chunk's record: its most steps (see chunk_rows)
         self.row_dtype = np.dtype(np.float32)
         self.parts: tuple = ()  # (start_state_of, running, advance): see minimize.batch
         self.layout: FlatLayout | None = None  # the carry's variables as one vector
@@ -173,12 +174,12 @@ def build_program(
 
     ``chunk(carry, aux, bounds)`` runs a ``lax.while_loop`` that steps until ``bounds[0]``
     steps are done in all, the gradient norm is below tol or a step goes non-finite (Python
-    keeps ``bounds[0]`` within ``CHUNK * bounds[2]`` steps of the start).  Given a fresh
+    keeps ``bounds[0]`` within ``program.rows * bounds[2]`` steps of the start).  Given a fresh
     carry, its first iteration creates the optimiser state (lr and momentum traced, from the
     carry) and evaluates the objective at the start, without stepping.  Rows
     ``[loss, *variables raveled]`` (just ``[loss]`` without ``record_path``) are recorded
     for every ``bounds[2]``-th step only (the stride, a traced value: a long run keeps a
-    bounded record and any ``steps`` reuses the program) into a ``(CHUNK + 1, width)``
+    bounded record and any ``steps`` reuses the program) into a ``(rows + 1, width)``
     buffer: step ``k`` writes row ``ceil(k / stride) - bounds[1]`` (see :func:`~gradmagic.minimize.lax_helpers.record_slot`), so
     row ``m - bounds[1]`` ends up holding step ``m * stride``, and the row after the last
     full one holds the chunk's last step when that is not a multiple.  It returns
@@ -189,7 +190,7 @@ def build_program(
     program is ``chunk(carry, aux, bounds, data)``: the objective sees ``aux`` updated with
     the step's minibatch of ``data`` (see :mod:`~gradmagic.minimize.minibatch`), and each
     epoch's end evaluates it on all of ``data``; those epoch losses are recorded into a
-    third output, ``(CHUNK + 1,)``, every ``bounds[4]``-th epoch as the rows are (epoch
+    third output, ``(rows + 1,)``, every ``bounds[4]``-th epoch as the rows are (epoch
     ``e`` writes entry ``ceil(e / bounds[4]) - 1 - bounds[3]``).  ``counts[3]`` counts
     objective evaluations: the start, one per step, and L-BFGS's line-search trials.  The loop's own arithmetic is
     written with ``lax`` (``jax.numpy`` costs more to trace).
@@ -322,6 +323,7 @@ def build_program(
         return carry, lax.concatenate(row, 0), epochs
 
     width = 1 + scheduled + (sum(math.prod(p.shape) for p in params) if record_path else 0)
+    longest = chunk_rows(width)
 
     def chunk(carry: Carry, aux: Any, bounds: jax.Array, data: Any = ()) -> tuple:
         start_state = start_state_of(carry)
@@ -334,8 +336,8 @@ def build_program(
             )
             return c, rows, epochs
 
-        rows = lax.full((CHUNK + 1, width), 0, dtype)
-        epochs = lax.full((CHUNK + 1 if batching else 0,), 0, dtype)
+        rows = lax.full((longest + 1, width), 0, dtype)
+        epochs = lax.full((longest + 1 if batching else 0,), 0, dtype)
         carry, rows, epochs = lax.while_loop(
             lambda loop: running(loop[0], bounds), body, (carry, rows, epochs)
         )
@@ -377,6 +379,7 @@ def build_program(
     program = ChunkProgram(Jit(chunk, options), blank, record_path, np.dtype(loss_dtype))
     program.scheduled = scheduled
     program.width = width
+    program.rows = longest
     program.row_dtype = np.dtype(dtype)
     program.parts = (start_state_of, running, advance)  # see minimize.batch
     program.layout = layout

@@ -15,14 +15,26 @@ from typing import Any
 
 import numpy as np
 
-from gradmagic.minimize.loop import CHUNK
-
 RECORD_LIMIT = 10_000  # recorded steps per run at most (plus the last), whatever `steps`
+CHUNK = 256  # fewest steps per chunk: a chunk records a row per step (or per stride)
+RECORD_NUMBERS = 1 << 14  # numbers a chunk's record may hold, so narrow rows get long chunks
+LONGEST_CHUNK = 4096  # most steps per chunk (a callback still runs every ~CHUNK_SECONDS)
 
 
 def stride_for(count: int, limit: int = RECORD_LIMIT) -> int:
     """Keep every ``stride``-th of ``count`` steps (or epochs): at most ``limit`` + 1 kept."""
     return max(1, -(-count // limit))
+
+
+def chunk_rows(width: int) -> int:
+    """Most steps (rows of ``width`` numbers recorded) per chunk.
+
+    Every chunk call costs a dispatch and a transfer, and a run with fewer steps than this
+    runs in one call; but the record's buffer is zeroed and fetched whole each chunk.  So
+    narrow rows (a loss, a few variables) allow long chunks, and wide paths keep
+    :data:`CHUNK`.
+    """
+    return max(CHUNK, min(LONGEST_CHUNK, RECORD_NUMBERS // width))
 
 
 class Record:
@@ -57,16 +69,19 @@ class Record:
 
 
 class Records:
-    """A run's records on the host: its steps' rows and, with data, its epoch losses."""
+    """A run's records on the host: its steps' rows and, with data, its epoch losses
+    (``rows``: what one chunk's buffers hold, :attr:`~gradmagic.minimize.loop.ChunkProgram.rows`)."""
 
-    def __init__(self, steps: int, width: int, dtype: Any, batching: Any = None) -> None:
+    def __init__(
+        self, steps: int, width: int, dtype: Any, batching: Any = None, rows: int = CHUNK
+    ) -> None:
         self.steps = Record(steps, width, dtype)
         self.per_epoch = batching.per_epoch if batching else 1
         epochs = steps // self.per_epoch if batching else 0
         self.epochs = Record(epochs, 1, dtype, first=1)
-        self.limit = CHUNK * self.steps.stride  # steps per chunk whose rows the buffers hold
+        self.limit = rows * self.steps.stride  # steps per chunk whose rows the buffers hold
         if batching:
-            self.limit = min(self.limit, CHUNK * self.epochs.stride * self.per_epoch)
+            self.limit = min(self.limit, rows * self.epochs.stride * self.per_epoch)
 
     def bounds(self, end: int, recorded: tuple[int, int]) -> np.ndarray:
         """The chunk's step bound and where its rows and epoch losses go (``recorded``: the
