@@ -203,9 +203,6 @@ def build_program(
         objective = layout.on_vector(objective)
         params = layout.template
 
-    def norm(tree: tuple) -> jax.Array:  # variable by variable, as the user's shapes
-        return global_norm(tree if layout is None else layout.split(tree), dtype)
-
     def value_and_grad(params: tuple, state: Any, aux: Any) -> tuple[jax.Array, tuple]:
         def fn(p: tuple) -> jax.Array:
             return objective(p, aux)
@@ -285,13 +282,13 @@ def build_program(
             epochs = minibatch.record_epoch(batching, epochs, loss, index, *record_at)
         free = free_gradient(grad, params, c.box) if bounded else grad
         if has_tol:
-            now = vector(loss, norm(free))
+            now = vector(loss, global_norm(free, dtype))
             start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
         else:  # the norm is needed at the start and after the loop only (see below)
             now = vector(loss, scalar(c.values, 1))
             start = lax.cond(
                 fresh,
-                lambda: vector(loss, norm(free)),
+                lambda: vector(loss, global_norm(free, dtype)),
                 lambda: lax.slice_in_dim(c.values, 2, 4),
             )
         trials = [np.int32(bounded or not spec.line_search)]  # evaluations this step
@@ -355,7 +352,7 @@ def build_program(
             values = lax.concatenate(
                 [
                     lax.slice_in_dim(carry.values, 0, 1),
-                    lax.broadcast(norm(free), (1,)),
+                    lax.broadcast(global_norm(free, dtype), (1,)),
                     lax.slice_in_dim(carry.values, 2, 4),
                 ],
                 0,
