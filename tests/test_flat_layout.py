@@ -80,9 +80,32 @@ def test_the_loop_carries_one_vector_only_where_no_number_can_change():
     small = (np.zeros(3, np.float32), np.float32(0.0))
     assert layout_for(adam, small) is None  # toy problems: an array per variable
     assert layout_for(lbfgs, START) is None  # its line search sums over all numbers
-    assert layout_for(adam, START[:1]) is None  # one variable: nothing to join
+    assert layout_for(adam, START[:1]) is None  # 120 numbers: still small
     mixed = (START[0], np.float16(1.0))
     assert layout_for(adam, mixed) is None  # one dtype per vector
+
+
+def test_one_large_variable_is_stepped_as_one_vector_too(monkeypatch):
+    """One variable of more than 128 numbers: its vector is the variable raveled, and the
+    fresh step's selects replace a cond whose output copied it every step."""
+    start = (np.linspace(-1.0, 1.0, 200, dtype=np.float32).reshape(20, 10),)
+    layout = layout_for(resolve_optimizer("adam"), start)
+    assert layout is not None and layout.sizes == (200,)
+
+    def runs(flat: bool):
+        def objective(p, aux):
+            return jnp.sum((p[0] - 0.5) ** 2) + jnp.sum(jnp.cos(p[0]))
+
+        if not flat:
+            monkeypatch.setattr(loop, "layout_for", lambda spec, params: None)
+        result = minimize(objective, start, lr=0.05, steps=50, optimizer="adam")
+        monkeypatch.undo()
+        return result
+
+    flat, apart = runs(True), runs(False)
+    np.testing.assert_allclose(flat.history, apart.history, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(flat.values[0], apart.values[0], rtol=2e-5, atol=2e-6)
+    assert flat.values[0].shape == (20, 10) and flat.jac[0].shape == (20, 10)
 
 
 def test_join_and_split_round_trip_on_the_host_and_in_a_program_with_a_run_axis():
