@@ -119,8 +119,9 @@ def test_a_variable_that_overflows_under_a_finite_objective_is_a_divergence():
 
 def test_narrow_rows_run_in_long_chunks_and_wide_paths_in_short_ones(monkeypatch):
     """Every chunk call costs a dispatch and a transfer: a run recording a loss and two
-    numbers a step goes thousands of steps per call, one with a 1000-number path
-    (rows of 1001 numbers) keeps the buffer at 256 rows.  Either records every step."""
+    numbers a step goes thousands of steps per call (without a callback), one with a
+    1000-number path (rows of 1001 numbers) keeps the buffer at 256 rows.  Either records
+    every step."""
     calls = []
     real = driver.next_chunk
 
@@ -142,6 +143,9 @@ def test_narrow_rows_run_in_long_chunks_and_wide_paths_in_short_ones(monkeypatch
     run = minimize(narrow, (0.0, 0.0), lr=1e-3, steps=3000)
     assert calls == [4096] * 3 and run.steps == 3000  # 8, 8, then 2984 steps
     assert list(run.recorded_steps) == list(range(3001))
+    seen = []  # a callback still sees the run every 256 steps, as the tutorials show
+    minimize(narrow, (0.0, 0.0), lr=1e-3, steps=3000, callback=lambda r: seen.append(r.nit))
+    assert seen == [*range(256, 3000, 256), 3000]
     calls.clear()
     run = minimize(wide, (np.zeros(1000, np.float32),), lr=1e-3, steps=3000)
     assert calls == [256] * 14 and run.steps == 3000  # 8, 8, then 11 x 256 and 168

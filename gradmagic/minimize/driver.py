@@ -38,7 +38,7 @@ from gradmagic.minimize.minibatch import Batching, check_batching, check_data
 from gradmagic.minimize.optimization_run import OptimizationRun, host_values
 from gradmagic.minimize.optimize_result import OptimizeResult
 from gradmagic.minimize.optimizers import OptimizerSpec, resolve_optimizer
-from gradmagic.minimize.record import Records, unpack_path
+from gradmagic.minimize.record import CHUNK, Records, unpack_path
 from gradmagic.minimize.schedules import SCHEDULES, schedule_index
 from gradmagic.minimize.validation import (
     as_variables,
@@ -165,8 +165,8 @@ def minimize(
     :data:`~gradmagic.minimize.schedules.SCHEDULES`) scales ``lr`` (the peak) step by step.
     ``callback(result_so_far)`` runs after every chunk that took steps (see
     :func:`~gradmagic.minimize.intermediate.intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
-    then about every :data:`CHUNK_SECONDS` of running and at most every :attr:`~gradmagic.minimize.loop.ChunkProgram.rows` steps,
-    and once at the end.  Raising ``StopIteration`` there ends the run cleanly
+    then about every :data:`CHUNK_SECONDS` of running and at most every :data:`~gradmagic.minimize.record.CHUNK`
+    steps (at the record's stride; without a callback, longer where rows are narrow), and once at the end.  Raising ``StopIteration`` there ends the run cleanly
     (``stopped_by_callback``; the values it saw are kept), any other exception propagates.  The starting values must give a
     finite objective; a step that makes the objective or a variable non-finite stops the
     run (``diverged_at``) and the starting values are returned.
@@ -223,7 +223,8 @@ def minimize(
         )
         return _Progress(carry, (0,) * 8, (0, 0), (None, None))
 
-    record = Records(steps, program.width, program.row_dtype, batching, program.rows)
+    rows = program.rows if callback is None else CHUNK  # a callback sees every CHUNK steps
+    record = Records(steps, program.width, program.row_dtype, batching, rows)
     inputs = (aux, data or ())
     first = next_chunk(program, fresh(steps), inputs, steps, record)
     start = first.status[5:]  # the first chunk evaluated the start
