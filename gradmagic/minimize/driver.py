@@ -223,8 +223,8 @@ def minimize(
         )
         return _Progress(carry, (0,) * 8, (0, 0), (None, None))
 
-    rows = program.rows if callback is None else CHUNK  # a callback sees every CHUNK steps
-    record = Records(steps, program.width, program.row_dtype, batching, rows)
+    longest = program.rows if callback is None else CHUNK  # a callback sees every CHUNK steps
+    record = Records(steps, program.width, program.row_dtype, batching, longest)
     inputs = (aux, data or ())
     first = next_chunk(program, fresh(steps), inputs, steps, record)
     start = first.status[5:]  # the first chunk evaluated the start

@@ -186,8 +186,8 @@ def next_epoch(
 
     At an epoch's first batch it draws the epoch's permutation and, after the first epoch,
     records ``full_loss()``, the objective on all the data after the epoch that just ended.
-    Both sit in one ``lax.cond``: each conditional in the loop's body is a host-side branch
-    every step, so the loop keeps as few as it can.
+    Both sit in one ``lax.cond``: the runtime decides each conditional of the loop's body
+    every step, waiting for its predicate, so the loop keeps as few as it can.
     """
     order, seed, epoch_loss = batches
     per_epoch = np.int32(batching.per_epoch)
