@@ -166,7 +166,8 @@ def minimize(
     ``callback(result_so_far)`` runs after every chunk that took steps (see
     :func:`~gradmagic.minimize.intermediate.intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
     then about every :data:`CHUNK_SECONDS` of running and at most every :data:`~gradmagic.minimize.record.CHUNK`
-    steps (at the record's stride; without a callback, longer where rows are narrow), and once at the end.  Raising ``StopIteration`` there ends the run cleanly
+    steps (at the record's stride; longer without a callback where rows are narrow), and
+    once at the end.  Raising ``StopIteration`` there ends the run cleanly
     (``stopped_by_callback``; the values it saw are kept), any other exception propagates.  The starting values must give a
     finite objective; a step that makes the objective or a variable non-finite stops the
     run (``diverged_at``) and the starting values are returned.

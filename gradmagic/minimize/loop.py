@@ -1,9 +1,10 @@
 """The compiled optimisation loop: one ``jax.jit`` program per problem and optimizer.
 
-``chunk(carry, aux, bounds)`` is a ``lax.while_loop`` of at most :func:`chunk_rows` steps that
-stops at a step bound passed in by Python, when the gradient norm falls below tol, or when
-a step goes non-finite, so one compiled program serves every ``steps`` value; the driver
-(:mod:`gradmagic.minimize.driver`) calls it chunk after chunk.
+``chunk(carry, aux, bounds)`` is a ``lax.while_loop`` of at most
+:func:`~gradmagic.minimize.record.chunk_rows` steps that stops at a step bound passed in by
+Python, when the gradient norm falls below tol, or when a step goes non-finite, so one
+compiled program serves every ``steps`` value; the driver (:mod:`gradmagic.minimize.driver`)
+calls it chunk after chunk.
 
 * **One program per problem, cheap to compile.**  A run's first chunk starts from a *fresh*
   carry: its first iteration creates the optimiser state and evaluates the objective at the
@@ -122,7 +123,7 @@ class ChunkProgram:
         self.chunk_calls = 0
         self.scheduled = False  # rows hold each step's learning rate in column 1
         self.width = 1  # numbers per recorded row
-        self.rows = CHUNK  # rows per chunk's record: its most steps (see chunk_rows)
+        self.rows = CHUNK  # rows per chunk's record: its most steps (record.chunk_rows)
         self.row_dtype = np.dtype(np.float32)
         self.parts: tuple = ()  # (start_state_of, running, advance): see minimize.batch
         self.layout: FlatLayout | None = None  # the carry's variables as one vector

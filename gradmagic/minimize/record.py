@@ -18,7 +18,7 @@ import numpy as np
 RECORD_LIMIT = 10_000  # recorded steps per run at most (plus the last), whatever `steps`
 CHUNK = 256  # fewest steps per chunk: a chunk records a row per step (or per stride)
 RECORD_NUMBERS = 1 << 14  # numbers a chunk's record may hold, so narrow rows get long chunks
-LONGEST_CHUNK = 4096  # most steps per chunk (a callback still runs every ~CHUNK_SECONDS)
+LONGEST_CHUNK = 4096  # most steps per chunk (chunks still end every ~CHUNK_SECONDS)
 
 
 def stride_for(count: int, limit: int = RECORD_LIMIT) -> int:
@@ -72,9 +72,7 @@ class Records:
     """A run's records on the host: its steps' rows and, with data, its epoch losses
     (``rows``: what one chunk's buffers hold, :attr:`~gradmagic.minimize.loop.ChunkProgram.rows`)."""
 
-    def __init__(
-        self, steps: int, width: int, dtype: Any, batching: Any = None, rows: int = CHUNK
-    ) -> None:
+    def __init__(self, steps: int, width: int, dtype: Any, batching: Any, rows: int) -> None:
         self.steps = Record(steps, width, dtype)
         self.per_epoch = batching.per_epoch if batching else 1
         epochs = steps // self.per_epoch if batching else 0
