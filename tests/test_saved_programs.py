@@ -135,6 +135,21 @@ def test_the_key_depends_on_gradmagic_s_own_code(monkeypatch):
     assert saved_programs.stable_key(("same", 1)) != before
 
 
+def test_with_the_cache_off_nothing_is_fingerprinted_or_saved(nb, tmp_path, monkeypatch):
+    """GRADMAGIC_COMPILATION_CACHE=off: a first call spends nothing on keys it cannot use."""
+    monkeypatch.setenv("GRADMAGIC_COMPILATION_CACHE", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # where the default would be
+
+    def fingerprinting(*parts):
+        raise AssertionError("fingerprinted a program that is never saved")
+
+    monkeypatch.setattr(saved_programs, "stable_key", fingerprinting)
+    nb.run("import jax.numpy as jnp\nx = 0.0\nk = 2.5")
+    nb.run("%minimize jnp.sum((x - k) ** 2) --wrt x --lr 0.1 --steps 200 --quiet")
+    assert abs(nb.ns["x"] - 2.5) < 1e-4
+    assert not list(tmp_path.rglob("*.pkl"))
+
+
 def test_grids_built_on_a_loaded_program_compute_as_on_a_compiled_one(tmp_path):
     """--tune vectorises the single loop: from a loaded program it must compile its grid
     with the same options as from a freshly compiled one (same numbers to the last bit)."""

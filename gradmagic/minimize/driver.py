@@ -79,7 +79,7 @@ def program_for(
 
     def build() -> ChunkProgram:
         # the key fingerprints every baked-in value: computed on a miss only, never per re-run
-        disk = saved_as and saved_programs.stable_key(saved_as, shapes[0], repr(shapes[1]), flags)
+        disk = saved_as and saved_programs.program_key(saved_as, shapes[0], repr(shapes[1]), flags)
         loaded = saved_programs.load(disk) if disk else None
         if loaded is not None:  # validated and compiled by an earlier kernel
             executable, meta = loaded

@@ -152,6 +152,13 @@ def stable_key(*parts: Any) -> str | None:
     return hashlib.sha256(repr(fingerprint).encode()).hexdigest()
 
 
+def program_key(*parts: Any) -> str | None:
+    """:func:`stable_key` of ``parts`` where programs are kept, else None at once: with
+    ``GRADMAGIC_COMPILATION_CACHE=off`` a first call spends nothing on fingerprints
+    (hashing gradmagic's source and the baked-in values takes ~10 ms)."""
+    return None if directory() is None else stable_key(*parts)
+
+
 def directory() -> Path | None:
     """Where executables are kept (None: the user turned the compilation cache off)."""
     from gradmagic.persistent_cache import cache_directory
