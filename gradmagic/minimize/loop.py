@@ -185,20 +185,26 @@ def build_program(
     row ``m - bounds[1]`` ends up holding step ``m * stride``, and the row after the last
     full one holds the chunk's last step when that is not a multiple.  It returns
     ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
-    ``fast_compile`` compiles with :data:`COMPILER_OPTIONS`.  ``bounded`` projects every
-    step onto the carry's box; ``scheduled`` sets each step's learning rate from the
-    carry's schedule and records it in the rows' second column.  With ``batching`` the
+    ``fast_compile`` compiles with :data:`COMPILER_OPTIONS` and checks every step.
+    ``bounded`` projects every step onto the carry's box; ``scheduled`` sets each step's
+    learning rate from the carry's schedule, recorded in the rows' 2nd column.  With ``batching`` the
     program is ``chunk(carry, aux, bounds, data)``: the objective sees ``aux`` updated with
     the step's minibatch of ``data`` (see :mod:`~gradmagic.minimize.minibatch`), and each
     epoch's end evaluates it on all of ``data``; those epoch losses are recorded into a
     third output, ``(rows + 1,)``, every ``bounds[4]``-th epoch as the rows are (epoch
     ``e`` writes entry ``ceil(e / bounds[4]) - 1 - bounds[3]``).  ``counts[3]`` counts
-    objective evaluations: the start, one per step, and L-BFGS's line-search trials.  The loop's own arithmetic is
-    written with ``lax`` (``jax.numpy`` costs more to trace).
+    objective evaluations: the start, one per step, and L-BFGS's line-search trials.  The
+    loop's own arithmetic is written with ``lax`` (``jax.numpy`` costs more to trace).
     """
     placeholder = make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
     dtype = np.result_type(np.float32, loss_dtype, *(p.dtype for p in params))  # values, rows
     zero = np.int32(0)
+    # Small programs check the gradient norm and every variable's finiteness each step:
+    # free there, while each check after the loop is more kernels to compile (a scalar's
+    # loop compiled in 1.4x a hand-written one's time, 1.1x so).  Large ones check once per
+    # chunk: per step, a check per leaf costs a kernel.  (Selects instead of the cond below
+    # compile no faster and round differently from the batched loop, which must not.)
+    every_step = fast_compile
     layout = layout_for(spec, params)
     if layout is not None:  # the loop steps one vector (see minimize.flat_layout)
         objective = layout.on_vector(objective)
@@ -282,7 +288,7 @@ def build_program(
             batches = (*batches[:2], loss)
             epochs = minibatch.record_epoch(batching, epochs, loss, index, *record_at)
         free = free_gradient(grad, params, c.box) if bounded else grad
-        if has_tol:
+        if has_tol or every_step:
             now = vector(loss, global_norm(free, dtype))
             start = lax.select(fresh, now, lax.slice_in_dim(c.values, 2, 4))
         else:  # the norm is needed at the start and after the loop only (see below)
@@ -298,9 +304,10 @@ def build_program(
         evals = lax.add(evals, lax.select(fresh, np.int32(1), sum(trials[1:], trials[0])))
         step = lax.add(step, np.int32(1))
         # The objective is evaluated at the new values: a non-finite variable almost
-        # always makes it non-finite too.  The variables themselves are checked once per
-        # chunk, after the loop (a check per leaf per step costs kernels every step).
-        diverged = lax.select(lax.is_finite(loss), diverged, step)
+        # always makes it non-finite too.  Unless every_step, the variables themselves
+        # are checked once per chunk, after the loop.
+        finite = all_finite(loss, params) if every_step else lax.is_finite(loss)
+        diverged = lax.select(finite, diverged, step)
         if has_tol:
             done = lax.convert_element_type(lax.lt(scalar(now, 1), scalar(c.settings, 0)), np.int32)
         if spec.line_search and not bounded:  # done = 2: stalled (SciPy's ftol); with
@@ -339,16 +346,16 @@ def build_program(
         carry, rows, epochs = lax.while_loop(
             lambda loop: running(loop[0], bounds), body, (carry, rows, epochs)
         )
-        step, diverged = scalar(carry.counts, 0), scalar(carry.counts, 1)
-        hidden = lax.bitwise_and(  # a variable went non-finite under a finite objective
-            lax.lt(diverged, zero),
-            lax.bitwise_not(all_finite(scalar(carry.values, 0), carry.params)),
-        )
-        counts = lax.dynamic_update_slice(
-            carry.counts, lax.broadcast(lax.select(hidden, step, diverged), (1,)), (np.int32(1),)
-        )
-        carry = carry._replace(counts=counts)
-        if not has_tol:  # the gradient norm at the chunk's end, computed once
+        if not every_step:  # a variable went non-finite under a finite objective
+            step, diverged = scalar(carry.counts, 0), scalar(carry.counts, 1)
+            hidden = lax.bitwise_and(
+                lax.lt(diverged, zero),
+                lax.bitwise_not(all_finite(scalar(carry.values, 0), carry.params)),
+            )
+            marked = lax.broadcast(lax.select(hidden, step, diverged), (1,))
+            counts = lax.dynamic_update_slice(carry.counts, marked, (np.int32(1),))
+            carry = carry._replace(counts=counts)
+        if not (has_tol or every_step):  # the gradient norm at the chunk's end, computed once
             free = free_gradient(carry.grad, carry.params, carry.box) if bounded else carry.grad
             values = lax.concatenate(
                 [
