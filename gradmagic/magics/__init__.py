@@ -266,13 +266,17 @@ class GradMagics(Magics):
 
     def _minimize(self, args: Any, objective: str, cell: str | None, start: dict) -> Any:
         __tracebackhide__ = True
-        from gradmagic.minimize import animation, runs
         from gradmagic.minimize import problem_builder as problems
+        from gradmagic.minimize import runs
         from gradmagic.minimize.lab_line import check_lab_options
 
         wrt = line_options.names(args.wrt, "--wrt")
         name = line_options.variable_name(args.name, "--name")
-        save = animation.save_target(args.save)  # checked before anything runs
+        save = None
+        if args.animate or args.save is not None:  # imported only when asked for
+            from gradmagic.minimize import animation
+
+            save = animation.save_target(args.save)  # checked before anything runs
         check_lab_options(args)
         namespace = self.shell.user_ns
         source = None if cell is None else self._transformed(cell)

@@ -7,10 +7,10 @@ stops early.  Chunks are sized from measured step time (about :data:`CHUNK_SECON
 so progress and interrupts stay responsive for slow objectives.
 
 Memory does not grow with ``steps``: at most about ``RECORD_LIMIT`` rows are recorded
-(:mod:`~gradmagic.minimize.record`)
-(every ``stride``-th step, the first and the last always), and each chunk's rows come to
-the host as the run goes (one small transfer per chunk, with its status), into a host
-array sized for the whole run up front; nothing accumulates on the device.
+(:mod:`~gradmagic.minimize.record`: every ``stride``-th step, the first and the last
+always), and each chunk's rows come to the host as the run goes (one small transfer per
+chunk, with its status), into a host array sized for the whole run; nothing accumulates
+on the device.
 """
 
 from __future__ import annotations
@@ -24,16 +24,10 @@ import jax
 import numpy as np
 
 from gradmagic.errors import GradmagicError
-from gradmagic.minimize import nonfinite_gradient, saved_programs
+from gradmagic.minimize import saved_programs
 from gradmagic.minimize.bounds import Interval, box_arrays, check_start_inside
 from gradmagic.minimize.intermediate import Reporter
-from gradmagic.minimize.loop import (
-    FAST_COMPILE_LIMIT,
-    FTOL,
-    Carry,
-    ChunkProgram,
-    build_program,
-)
+from gradmagic.minimize.loop import FAST_COMPILE_LIMIT, FTOL, Carry, ChunkProgram, build_program
 from gradmagic.minimize.minibatch import Batching, check_batching, check_data
 from gradmagic.minimize.optimization_run import OptimizationRun, host_values
 from gradmagic.minimize.optimize_result import OptimizeResult
@@ -164,13 +158,14 @@ def minimize(
     projects every step into the box; the start must lie inside it.  ``schedule`` (one of
     :data:`~gradmagic.minimize.schedules.SCHEDULES`) scales ``lr`` (the peak) step by step.
     ``callback(result_so_far)`` runs after every chunk that took steps (see
-    :func:`~gradmagic.minimize.intermediate.intermediate_result`): after the first :data:`FIRST_CHUNK` steps of a new program,
-    then about every :data:`CHUNK_SECONDS` of running and at most every :data:`~gradmagic.minimize.record.CHUNK`
-    steps (at the record's stride; longer without a callback where rows are narrow), and
-    once at the end.  Raising ``StopIteration`` there ends the run cleanly
-    (``stopped_by_callback``; the values it saw are kept), any other exception propagates.  The starting values must give a
-    finite objective; a step that makes the objective or a variable non-finite stops the
-    run (``diverged_at``) and the starting values are returned.
+    :func:`~gradmagic.minimize.intermediate.intermediate_result`): after the first
+    :data:`FIRST_CHUNK` steps of a new program, then about every :data:`CHUNK_SECONDS` of
+    running and at most every :data:`~gradmagic.minimize.record.CHUNK` steps (at the
+    record's stride), and once at the end.  Raising ``StopIteration`` there ends the run
+    cleanly (``stopped_by_callback``; the values it saw are kept), any other exception
+    propagates.  The starting values must give a finite objective; a step that makes the
+    objective or a variable non-finite stops the run (``diverged_at``; a large problem's
+    variables are checked once per chunk) and the starting values are returned.
 
     ``data`` (name → array, or pytree of arrays, sharing a leading axis of examples; ``aux``
     is then a dict) trains on minibatches of ``batch`` examples (None: all of them), drawn
@@ -260,8 +255,10 @@ def minimize(
             point = (start[0], params, grad)
         else:
             point = _replay(program, fresh(last), inputs, last, batching)
-        if point is not None:
-            trap = nonfinite_gradient.found_at(last, *point, labels)
+        if point is not None:  # (imported here: most runs never need it)
+            from gradmagic.minimize.nonfinite_gradient import found_at
+
+            trap = found_at(last, *point, labels)
     return OptimizationRun(
         values=host_values(initial, initial_values if restore else final, exact=restore),
         loss=start[0] if restore else loss,

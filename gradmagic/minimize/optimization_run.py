@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradmagic.minimize import nonfinite_gradient
 from gradmagic.minimize.minibatch import Batching
+
+if TYPE_CHECKING:  # imported by the rare run that needs it (a first call loads less)
+    from gradmagic.minimize.nonfinite_gradient import NonFiniteGradient
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +49,7 @@ class OptimizationRun:
     stalled: bool = False  # L-BFGS converged by SciPy's ftol: the objective stopped decreasing
     stopped_by_callback: bool = False
     # stopped because the gradient was NaN/∞ where the objective was finite (not a divergence)
-    nonfinite_gradient: nonfinite_gradient.NonFiniteGradient | None = None
+    nonfinite_gradient: NonFiniteGradient | None = None
     recorded_steps: np.ndarray | None = None  # the step of each history/path entry
     batching: Batching | None = None  # with data: examples, batch size (see minibatch)
     seed: int | None = None

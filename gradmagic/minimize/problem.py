@@ -182,7 +182,6 @@ class Problem:
         :class:`~gradmagic.minimize.result.MinimizeResult`; a diverged run gets step-size
         advice from ``curvature`` (a :class:`Curvature` the caller already has, as the panel
         does) or else the curvature at its start (compiled once per problem, like the loop)."""
-        from gradmagic.minimize.curvature import curvature_at
         from gradmagic.minimize.optimizers import resolve_optimizer
         from gradmagic.minimize.result import MinimizeResult
         from gradmagic.minimize.step_size import StepSizeAdvice
@@ -192,7 +191,9 @@ class Problem:
         advice = None
         # A NaN gradient is not a divergence: no curvature, no learning-rate advice.
         wanted = run.diverged_at is not None and run.nonfinite_gradient is None
-        if wanted and curvature is None:
+        if wanted and curvature is None:  # (imported here: most runs never need it)
+            from gradmagic.minimize.curvature import curvature_at
+
             curvature = curvature_at(self.objective, begin, self.aux(), cache_key=self.cache_key)
         if wanted:
             advice = StepSizeAdvice.for_optimizer(

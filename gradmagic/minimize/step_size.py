@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gradmagic import render
-from gradmagic.minimize.curvature import Curvature
 from gradmagic.minimize.optimizers import ADAPTIVE, OptimizerSpec
+
+if TYPE_CHECKING:  # a run that never diverges never needs the curvature module
+    from gradmagic.minimize.curvature import Curvature
 
 # Significant digits of every learning rate gradmagic shows (the panel also runs with the
 # rate rounded to them, so the number shown is the number used).
