@@ -107,14 +107,19 @@ def test_the_magic_says_when_points_were_decimated(nb):
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # lr 1e39 in float32
 def test_a_variable_that_overflows_under_a_finite_objective_is_a_divergence():
     """-tanh(x) stays finite (-1) when x overflows to inf: the run still stops and keeps
-    the start (the variables are checked once per chunk, the objective every step)."""
+    the start.  A small problem checks its variables every step (the very step), a large
+    one once per chunk (by the end of the first chunk); the objective every step."""
 
     def bounded(p, aux):
-        return -jnp.tanh(p[0])
+        return -jnp.sum(jnp.tanh(p[0]))
 
     run = minimize(bounded, (0.0,), lr=1e39, steps=100)
     assert run.diverged_at is not None and run.values == (0.0,)
     assert not np.isfinite(run.path[0][-1])
+    assert (run.diverged_at, run.steps) == (1, 1)
+    large = minimize(bounded, (np.zeros(3000, np.float32),), lr=1e39, steps=100)
+    assert 1 <= large.diverged_at <= driver.FIRST_CHUNK and large.loss == 0.0
+    assert np.all(large.values[0] == 0.0)
 
 
 def test_narrow_rows_run_in_long_chunks_and_wide_paths_in_short_ones(monkeypatch):
