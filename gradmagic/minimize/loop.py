@@ -187,14 +187,15 @@ def build_program(
     ``(carry, buffer)``.  ``params`` and ``loss_dtype`` only give shapes and dtypes;
     ``fast_compile`` compiles with :data:`COMPILER_OPTIONS` and checks every step.
     ``bounded`` projects every step onto the carry's box; ``scheduled`` sets each step's
-    learning rate from the carry's schedule, recorded in the rows' 2nd column.  With ``batching`` the
-    program is ``chunk(carry, aux, bounds, data)``: the objective sees ``aux`` updated with
-    the step's minibatch of ``data`` (see :mod:`~gradmagic.minimize.minibatch`), and each
-    epoch's end evaluates it on all of ``data``; those epoch losses are recorded into a
-    third output, ``(rows + 1,)``, every ``bounds[4]``-th epoch as the rows are (epoch
-    ``e`` writes entry ``ceil(e / bounds[4]) - 1 - bounds[3]``).  ``counts[3]`` counts
-    objective evaluations: the start, one per step, and L-BFGS's line-search trials.  The
-    loop's own arithmetic is written with ``lax`` (``jax.numpy`` costs more to trace).
+    learning rate from the carry's schedule, recorded in the rows' 2nd column.  With
+    ``batching`` the program is ``chunk(carry, aux, bounds, data)``: the objective sees
+    ``aux`` updated with the step's minibatch of ``data`` (see
+    :mod:`~gradmagic.minimize.minibatch`), and each epoch's end evaluates it on all of
+    ``data``; those epoch losses are recorded into a third output, ``(rows + 1,)``, every
+    ``bounds[4]``-th epoch as the rows are (epoch ``e`` writes entry
+    ``ceil(e / bounds[4]) - 1 - bounds[3]``).  ``counts[3]`` counts objective evaluations:
+    the start, one per step, and L-BFGS's line-search trials.  The loop's own arithmetic
+    is written with ``lax`` (``jax.numpy`` costs more to trace).
     """
     placeholder = make_optimizer(spec, 0.0, spec.default_momentum or 0.0)
     dtype = np.result_type(np.float32, loss_dtype, *(p.dtype for p in params))  # values, rows
