@@ -9,10 +9,7 @@ holds still where one process's does not.
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +19,7 @@ import jax.numpy as jnp
 import optax
 from IPython.core.interactiveshell import InteractiveShell
 
-from bench.timing import best_of, report, run_quietly, shell
+from bench.timing import best_of, in_fresh_process, report, run_quietly, shell
 from gradmagic.program_cache import counting_compilations
 
 
@@ -131,14 +128,10 @@ def fresh_first_calls(processes: int = 8) -> list[str]:
     """:func:`first_seconds` in ``processes`` fresh processes: one process's ratio varies
     by ±25 % on a shared 2-core machine (both sides are ~0.2 s, mostly compiling), the
     median of the ratios far less."""
-    env = {**os.environ, "GRADMAGIC_COMPILATION_CACHE": "off", "GRADMAGIC_PROGRESS": "off"}
     code = "import bench.minimize_bench as b; print(*b.first_seconds()[2:])"
     ratios, mine, theirs = [], [], []
     for _ in range(processes):
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-        )
-        ours, reference = map(float, out.stdout.split()[-2:])
+        ours, reference = map(float, in_fresh_process(code).split())
         ratios.append(ours / reference)
         mine.append(ours)
         theirs.append(reference)

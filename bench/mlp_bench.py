@@ -14,10 +14,7 @@ jitted ``lax.scan`` of optax SGD updates recording the loss of every step.
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -27,7 +24,7 @@ import numpy as np
 import optax
 from IPython.core.interactiveshell import InteractiveShell
 
-from bench.timing import report, run_quietly, shell
+from bench.timing import in_fresh_process, report, run_quietly, shell
 
 EXAMPLES, BATCH, EPOCHS, LR = 2048, 128, 20, 0.01
 NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -210,15 +207,11 @@ def fresh_first_calls(pairs: int = 8) -> list[str]:
     done, so that split favours one or the other): the ratio of the medians, and the
     median and range of the pairs' ratios.  XLA's compile time alone varies by ±20 % from
     one process to the next, so fewer pairs give ratios that wander by ±0.1."""
-    env = {**os.environ, "GRADMAGIC_COMPILATION_CACHE": "off", "GRADMAGIC_PROGRESS": "off"}
     seconds: dict[str, list[float]] = {"ours": [], "reference": []}
     for k in range(pairs):
         for which in ("ours", "reference")[:: 1 if k % 2 == 0 else -1]:
             code = f"import bench.mlp_bench as b; print(b.first_call({which!r}))"
-            out = subprocess.run(
-                [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-            )
-            seconds[which].append(float(out.stdout.split()[-1]))
+            seconds[which].append(float(in_fresh_process(code)))
     mine, theirs = seconds["ours"], seconds["reference"]
     ratio = statistics.median(mine) / statistics.median(theirs)
     pairwise = [a / b for a, b in zip(mine, theirs, strict=True)]

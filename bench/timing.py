@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,3 +44,14 @@ def run_quietly(ip: InteractiveShell, cell: str) -> Any:
 
 def report(name: str, ours: float, reference: float, goal: str) -> str:
     return f"{name:<58} ours {ours * 1e3:9.3f} ms  reference {reference * 1e3:9.3f} ms  ratio {ours / reference:6.2f}x  (goal {goal})"
+
+
+def in_fresh_process(code: str) -> str:
+    """The last line ``code`` prints, run in a new Python process: a first call timed there
+    pays for everything a user's first call pays for (imports, tracing, compiling), with
+    no persistent compilation cache and no progress bar to skew it."""
+    env = {**os.environ, "GRADMAGIC_COMPILATION_CACHE": "off", "GRADMAGIC_PROGRESS": "off"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip().splitlines()[-1]
