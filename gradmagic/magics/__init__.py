@@ -272,8 +272,9 @@ class GradMagics(Magics):
 
         wrt = line_options.names(args.wrt, "--wrt")
         name = line_options.variable_name(args.name, "--name")
+        animating = args.animate or args.save is not None
         save = None
-        if args.animate or args.save is not None:  # imported only when asked for
+        if animating:  # the animation module is imported only when asked for
             from gradmagic.minimize import animation
 
             save = animation.save_target(args.save)  # checked before anything runs
@@ -340,7 +341,7 @@ class GradMagics(Magics):
                 problem,
                 namespace,
                 optimizer=args.optimizer,
-                write_back=not (args.animate or save),  # an animation only shows the run
+                write_back=not animating,  # an animation only shows the run
                 **settings,
                 **scipy_like,
                 **training,
@@ -348,7 +349,7 @@ class GradMagics(Magics):
             result.show_path = args.plot
             if cell is not None:
                 self._run_cell_at_result(problem)
-        if args.animate or save:
+        if animating:
             result.animation = animation.animate(result, save)
         namespace["_min"] = result
         if name:
